@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from accounts import access
+from accounts.roles import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str | Promise
+    url: str
+
+    def is_current(self, path: str) -> bool:
+        return path == self.url if self.url == "/" else path.startswith(self.url)
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    """The menu: each role sees what it may do, and nothing else."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    roles = access.roles_by_organisation(user)
+    all_roles = frozenset().union(*roles.values()) if roles else frozenset()
+    items = [NavItem(_("Overview"), reverse("dossier:dashboard"))]
+    if Role.COORDINATOR in all_roles:
+        items.append(NavItem(_("Households"), reverse("dossier:household-list")))
+    elif Role.COACH in all_roles:
+        items.append(NavItem(_("My households"), reverse("dossier:household-list")))
+    elif access.is_resident(user):
+        items.append(NavItem(_("My home"), reverse("dossier:household-list")))
+    if user.is_staff:
+        items.append(NavItem(_("Administration"), reverse("admin:index")))
+    items.append(NavItem(_("My account"), reverse("account_email")))
+    path = request.path
+    return {
+        "nav_items": [(item, item.is_current(path)) for item in items],
+        "user_roles": sorted(all_roles),
+    }

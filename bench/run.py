@@ -1,0 +1,544 @@
+"""Load-test the application over loopback and compare every page with the floor.
+
+`make bench` runs this file. It builds a throwaway SQLite database with the demo data in a
+temporary directory, starts gunicorn on 127.0.0.1, logs in through the real login form and
+measures each entry of BENCHMARKS with the same server, worker count and client. Figures go
+to the terminal and to bench/results/latest.json; bench/README.md explains how to read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from http.client import HTTPConnection, HTTPException, HTTPMessage
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from demo.data import DEFAULT_PASSWORD, LOGINS  # noqa: E402 - needs ROOT on the path
+
+# Traffic goes to this address only: the bench must never load anything but its own server.
+HOST = "127.0.0.1"
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+WRK_REPORT = ROOT / "bench" / "report.lua"
+SETUP_TIMEOUT = 300
+START_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    path: str
+    # A role of demo.data.LOGINS; None requests the page anonymously.
+    role: str | None = None
+
+
+# The first entry is the floor: the cheapest request the stack answers (a bare view, no
+# session, no database). Every other result is read as a fraction of it.
+BENCHMARKS = [
+    Benchmark("floor", "/health/"),
+    # The same bare view with a session: what every logged-in request pays before its view
+    # runs (session, user, the per-request session activity row of allauth.usersessions).
+    Benchmark("floor-logged-in", "/health/", role="coordinator"),
+    Benchmark("dashboard", "/overzicht/", role="coordinator"),
+]
+
+
+@dataclass(frozen=True)
+class Options:
+    workers: int
+    connections: int
+    duration: float
+    warmup: float
+    client: str
+
+
+@dataclass(frozen=True)
+class Measurement:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    # Responses with an error status plus connections that failed.
+    errors: int
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    path: str
+    role: str | None
+    # What the page answered to one request before the load; anything but 200 means the
+    # figures would measure an error page, so no load is sent.
+    status: int
+    requests: int = 0
+    requests_per_second: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    errors: int = 0
+    ratio_to_floor: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and self.errors == 0
+
+
+class BenchError(Exception):
+    pass
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of values; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
+    return ordered[rank - 1]
+
+
+def bench_environment(workdir: Path) -> dict[str, str]:
+    """The environment of every process the bench starts: the embedded default, DEBUG off."""
+    env = dict(os.environ)
+    # A value left in the shell must not point the bench at another database or broker.
+    env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_ENV": "development",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_ALLOWED_HOSTS": HOST,
+            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+            "CACHE_URL": "dbcache://django_cache",
+            "CELERY_BROKER_URL": "",
+            "EMAIL_URL": "consolemail://",
+            "STATIC_ROOT": str(workdir / "static"),
+            "STATIC_MANIFEST": "0",
+            "MEDIA_ROOT": str(workdir / "media"),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def prepare_database(env: dict[str, str]) -> None:
+    for command in (
+        ["migrate", "--no-input"],
+        ["createcachetable"],
+        ["seed_demo", "--quiet"],
+        ["collectstatic", "--no-input"],
+    ):
+        subprocess.run(
+            [sys.executable, "manage.py", *command, "--verbosity", "0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=SETUP_TIMEOUT,
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+    log: Path
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size
+
+    def log_since(self, offset: int, lines: int = 30) -> str:
+        with self.log.open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], workdir: Path, workers: int) -> Iterator[Server]:
+    """Run gunicorn on a free loopback port for the duration of the block."""
+    port = free_port()
+    log_path = workdir / "gunicorn.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"{HOST}:{port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "sync",
+                "--graceful-timeout",
+                "5",
+                "--log-level",
+                "warning",
+                # The default control socket lives in the home directory and would collide
+                # with a gunicorn already running there.
+                "--no-control-socket",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Its own process group, so stopping it can never reach another process.
+            start_new_session=True,
+        )
+        try:
+            wait_until_serving(server, port, log_path)
+            yield Server(port, log_path)
+        finally:
+            stop(server)
+
+
+def wait_until_serving(server: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise BenchError(f"gunicorn exited:\n{log_path.read_text(errors='replace')[-2000:]}")
+        try:
+            status, _, _ = fetch(port, "GET", "/health/")
+        except (OSError, HTTPException):
+            time.sleep(0.1)
+            continue
+        if status == 200:
+            return
+        raise BenchError(f"/health/ answered {status}:\n{log_path.read_text(errors='replace')}")
+    raise BenchError(f"gunicorn did not answer within {START_TIMEOUT} s")
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is not None:
+        return
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def fetch(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    connection: HTTPConnection | None = None,
+) -> tuple[int, HTTPMessage, bytes]:
+    conn = connection or HTTPConnection(HOST, port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        if connection is None:
+            conn.close()
+
+
+def remember_cookies(jar: SimpleCookie, headers: HTTPMessage) -> None:
+    for header in headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+
+
+def cookie_header(jar: SimpleCookie) -> str:
+    # Django deletes a cookie by sending it empty with max-age=0; a browser drops it.
+    return "; ".join(
+        f"{name}={morsel.value}"
+        for name, morsel in sorted(jar.items())
+        if morsel.value and morsel["max-age"] != "0"
+    )
+
+
+@functools.cache
+def login(port: int, role: str) -> str:
+    """Log in through the real login form as the demo user of role; return a Cookie header."""
+    email = dict(LOGINS)[role]
+    jar: SimpleCookie = SimpleCookie()
+    conn = HTTPConnection(HOST, port, timeout=10)
+    try:
+        status, headers, page = fetch(port, "GET", "/accounts/login/", connection=conn)
+        remember_cookies(jar, headers)
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        if status != 200 or token is None:
+            raise BenchError(f"the login page answered {status} without a CSRF token")
+        form = {
+            "login": email,
+            "password": DEFAULT_PASSWORD,
+            "csrfmiddlewaretoken": token[1].decode(),
+        }
+        status, headers, _ = fetch(
+            port,
+            "POST",
+            "/accounts/login/",
+            body=urlencode(form),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": cookie_header(jar),
+            },
+            connection=conn,
+        )
+        remember_cookies(jar, headers)
+    finally:
+        conn.close()
+    if status != 302:
+        raise BenchError(f"logging in as {email} answered {status} instead of a redirect")
+    # The one-off "signed in" message rides in its own cookie until a page shows it; sent
+    # with every measured request it would be rendered (and re-signed) every time.
+    jar.pop("messages", None)
+    return cookie_header(jar)
+
+
+def load_with_wrk(
+    port: int, path: str, cookie: str | None, *, connections: int, seconds: float
+) -> Measurement:
+    command = [
+        "wrk",
+        "--threads",
+        "1",
+        "--connections",
+        str(connections),
+        "--duration",
+        f"{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "--script",
+        str(WRK_REPORT),
+    ]
+    if cookie:
+        command += ["--header", f"Cookie: {cookie}"]
+    command.append(f"http://{HOST}:{port}{path}")
+    output = subprocess.run(
+        command, capture_output=True, text=True, check=True, timeout=seconds + 30
+    ).stdout
+    return parse_wrk_report(output)
+
+
+def parse_wrk_report(output: str) -> Measurement:
+    line = re.search(r"^BENCH-RESULT (.*)$", output, re.MULTILINE)
+    if line is None:
+        raise BenchError(f"wrk printed no BENCH-RESULT line:\n{output}")
+    figures = {key: int(value) for key, value in (f.split("=") for f in line[1].split())}
+    return Measurement(
+        requests=figures["requests"],
+        seconds=figures["duration_us"] / 1e6,
+        p50_ms=figures["p50_us"] / 1e3,
+        p95_ms=figures["p95_us"] / 1e3,
+        errors=figures["status_errors"] + figures["socket_errors"],
+    )
+
+
+def load_with_python(
+    port: int, path: str, cookie: str | None, *, connections: int, seconds: float
+) -> Measurement:
+    """A small closed-loop client: connections threads, each sending one request at a time."""
+    headers = {"Cookie": cookie} if cookie else {}
+    deadline = time.perf_counter() + seconds
+
+    def client() -> tuple[list[float], int]:
+        latencies: list[float] = []
+        errors = 0
+        # http.client reopens the connection by itself when the server closes it.
+        conn = HTTPConnection(HOST, port, timeout=10)
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                status, _, _ = fetch(port, "GET", path, headers=headers, connection=conn)
+            except (OSError, HTTPException):
+                errors += 1
+                conn.close()
+                continue
+            latencies.append(time.perf_counter() - started)
+            errors += status != 200
+        conn.close()
+        return latencies, errors
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        outcomes = list(pool.map(lambda _: client(), range(connections)))
+    elapsed = time.perf_counter() - started
+    latencies = [latency for batch, _ in outcomes for latency in batch]
+    return Measurement(
+        requests=len(latencies),
+        seconds=elapsed,
+        p50_ms=percentile(latencies, 0.50) * 1e3,
+        p95_ms=percentile(latencies, 0.95) * 1e3,
+        errors=sum(errors for _, errors in outcomes),
+    )
+
+
+LOADERS = {"wrk": load_with_wrk, "python": load_with_python}
+
+
+def run_benchmark(benchmark: Benchmark, server: Server, options: Options) -> Result:
+    port = server.port
+    cookie = login(port, benchmark.role) if benchmark.role else None
+    log_offset = server.log_size()
+    status, headers, _ = fetch(
+        port, "GET", benchmark.path, headers={"Cookie": cookie} if cookie else None
+    )
+    if status != 200:
+        where = f" (Location: {headers['Location']})" if headers["Location"] else ""
+        print(f"{benchmark.name}: {benchmark.path} answered {status}{where}; server log:")
+        print(server.log_since(log_offset))
+        return Result(benchmark.name, benchmark.path, benchmark.role, status=status)
+    load = LOADERS[options.client]
+    # Warm-up: the first requests of each worker compile templates and open the database.
+    load_with_python(
+        port, benchmark.path, cookie, connections=options.connections, seconds=options.warmup
+    )
+    measured = load(
+        port, benchmark.path, cookie, connections=options.connections, seconds=options.duration
+    )
+    return Result(
+        benchmark.name,
+        benchmark.path,
+        benchmark.role,
+        status=status,
+        requests=measured.requests,
+        requests_per_second=round(measured.requests_per_second, 1),
+        p50_ms=round(measured.p50_ms, 2),
+        p95_ms=round(measured.p95_ms, 2),
+        errors=measured.errors,
+    )
+
+
+def with_ratios(results: list[Result]) -> list[Result]:
+    """Each result with its throughput as a fraction of the first one's (the floor)."""
+    floor = results[0].requests_per_second
+    return [
+        replace(
+            result,
+            ratio_to_floor=(
+                round(result.requests_per_second / floor, 3)
+                if floor and result.requests_per_second is not None
+                else None
+            ),
+        )
+        for result in results
+    ]
+
+
+def describe(result: Result) -> str:
+    who = f" as {result.role}" if result.role else ""
+    head = f"{result.name} ({result.path}{who})"
+    if result.requests_per_second is None:
+        return f"{head}: not measured, the page answered {result.status}"
+    line = (
+        f"{head}: {result.requests_per_second:.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+        f"p95 {result.p95_ms:.1f} ms"
+    )
+    if result.ratio_to_floor is not None:
+        line += f", {result.ratio_to_floor:.2f}× floor"
+    if result.errors:
+        line += f", {result.errors} failed requests (figures not comparable)"
+    return line
+
+
+def write_results(results: list[Result], options: Options) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "server": {"software": "gunicorn", "worker_class": "sync", "workers": options.workers},
+        "options": asdict(options),
+        "floor": results[0].name,
+        "results": [asdict(result) for result in results],
+    }
+    RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
+def selected(names: Sequence[str]) -> list[Benchmark]:
+    unknown = set(names) - {benchmark.name for benchmark in BENCHMARKS}
+    if unknown:
+        raise SystemExit(f"Unknown benchmark(s): {', '.join(sorted(unknown))}")
+    # The floor always runs: a ratio is only meaningful against a floor of the same run.
+    return [b for i, b in enumerate(BENCHMARKS) if i == 0 or not names or b.name in names]
+
+
+def parse_options(argv: Sequence[str]) -> tuple[Options, list[Benchmark]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--connections", type=int, default=4, help="concurrent connections")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per benchmark")
+    parser.add_argument("--warmup", type=float, default=1, help="seconds of warm-up per page")
+    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    args = parser.parse_args(argv)
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
+    options = Options(
+        workers=args.workers,
+        connections=args.connections,
+        duration=args.duration,
+        warmup=args.warmup,
+        client=client,
+    )
+    return options, selected(args.names)
+
+
+def main(argv: Sequence[str]) -> int:
+    options, benchmarks = parse_options(argv)
+    # Turn a plain kill into an exception, so the finally blocks stop gunicorn.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    print(
+        f"{options.workers} gunicorn sync workers, {options.connections} connections, "
+        f"{options.duration:g} s per page, client {options.client}, {os.cpu_count()} CPUs"
+    )
+    with tempfile.TemporaryDirectory(prefix="woningdossier-bench-") as tmp:
+        workdir = Path(tmp)
+        env = bench_environment(workdir)
+        started = time.monotonic()
+        prepare_database(env)
+        print(f"demo database ready in {time.monotonic() - started:.0f} s")
+        with gunicorn(env, workdir, options.workers) as server:
+            results = with_ratios([run_benchmark(b, server, options) for b in benchmarks])
+    for result in results:
+        print(describe(result))
+    write_results(results, options)
+    print(f"written to {RESULTS.relative_to(ROOT)}")
+    return 0 if all(result.ok for result in results) else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except BenchError as error:
+        sys.exit(f"bench: {error}")

@@ -1,0 +1,188 @@
+"""The demo data set: invented people at invented addresses in two real municipalities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PASSWORD = "woningdossier-demo"  # noqa: S105 - the local demo database only
+
+MUNICIPALITIES = [("GM0310", "De Bilt"), ("GM1904", "Stichtse Vecht")]
+
+
+@dataclass(frozen=True)
+class Org:
+    slug: str
+    name: str
+    kind: str
+    municipalities: tuple[str, ...]
+    colour: str
+
+
+ORGANISATIONS = [
+    Org("energie-de-bilt", "Energiecoöperatie De Bilt", "initiative", ("GM0310",), "#1d5f8a"),
+    Org("energiek-stichtse-vecht", "Energiek Stichtse Vecht", "initiative", ("GM1904",), "#2e6b30"),
+    Org("gemeente-de-bilt", "Gemeente De Bilt", "municipality", ("GM0310",), "#8a1d3f"),
+    Org("provincie-utrecht", "Provincie Utrecht", "province", ("GM0310", "GM1904"), "#b5121b"),
+]
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    first_name: str
+    last_name: str
+    organisation: str | None = None
+    role: str | None = None
+    is_staff: bool = False
+
+
+PEOPLE = [
+    Person(
+        "coordinator@energie-de-bilt.example", "Carla", "de Groot", "energie-de-bilt", "coordinator"
+    ),
+    Person("coach@energie-de-bilt.example", "Henk", "Visser", "energie-de-bilt", "coach"),
+    Person("coach2@energie-de-bilt.example", "Ria", "Bakker", "energie-de-bilt", "coach"),
+    Person(
+        "coordinator@energiek-stichtse-vecht.example",
+        "Sanne",
+        "Mulder",
+        "energiek-stichtse-vecht",
+        "coordinator",
+    ),
+    Person(
+        "coach@energiek-stichtse-vecht.example", "Johan", "Smit", "energiek-stichtse-vecht", "coach"
+    ),
+    Person(
+        "medewerker@gemeente-de-bilt.example",
+        "Fatima",
+        "El Amrani",
+        "gemeente-de-bilt",
+        "municipality_staff",
+    ),
+    Person(
+        "analist@provincie-utrecht.example",
+        "Pieter",
+        "van Dijk",
+        "provincie-utrecht",
+        "province_analyst",
+    ),
+    Person("beheer@woningdossier.example", "Beheerder", "Platform", is_staff=True),
+    Person("bewoner@example.org", "Anna", "Jansen"),
+    Person("bewoner2@example.org", "Kees", "de Vries"),
+]
+
+
+@dataclass(frozen=True)
+class Home:
+    initiative: str
+    household: str
+    postcode: str
+    house_number: int
+    street: str
+    city: str
+    municipality_code: str
+    dwelling_type: str
+    build_year: int
+    house_letter: str = ""
+    addition: str = ""
+    coach: str | None = None
+    residents: tuple[str, ...] = ()
+
+
+HOMES = [
+    Home(
+        "energie-de-bilt",
+        "Familie Jansen",
+        "3731AB",
+        12,
+        "Kastanjelaan",
+        "De Bilt",
+        "GM0310",
+        "corner",
+        1968,
+        coach="coach@energie-de-bilt.example",
+        residents=("bewoner@example.org",),
+    ),
+    Home(
+        "energie-de-bilt",
+        "Familie Bos",
+        "3731AB",
+        14,
+        "Kastanjelaan",
+        "De Bilt",
+        "GM0310",
+        "terraced",
+        1968,
+        coach="coach@energie-de-bilt.example",
+    ),
+    Home(
+        "energie-de-bilt",
+        "Mevrouw Hendriks",
+        "3732CD",
+        3,
+        "Beukenweg",
+        "De Bilt",
+        "GM0310",
+        "detached",
+        1931,
+        coach="coach2@energie-de-bilt.example",
+    ),
+    Home(
+        "energie-de-bilt",
+        "Familie Peters",
+        "3737EF",
+        27,
+        "Eikenlaan",
+        "Groenekan",
+        "GM0310",
+        "semi_detached",
+        1985,
+    ),
+    Home(
+        "energie-de-bilt",
+        "De heer Yilmaz",
+        "3723GH",
+        101,
+        "Lindenplein",
+        "Bilthoven",
+        "GM0310",
+        "apartment",
+        1974,
+        house_letter="B",
+    ),
+    Home(
+        "energiek-stichtse-vecht",
+        "Familie de Vries",
+        "3601JK",
+        8,
+        "Vechtkade",
+        "Maarssen",
+        "GM1904",
+        "terraced",
+        1952,
+        coach="coach@energiek-stichtse-vecht.example",
+        residents=("bewoner2@example.org",),
+    ),
+    Home(
+        "energiek-stichtse-vecht",
+        "Familie Koster",
+        "3603LM",
+        45,
+        "Molenweg",
+        "Maarssen",
+        "GM1904",
+        "apartment",
+        1995,
+        addition="2",
+    ),
+]
+
+# One login per role, printed by `manage.py seed_demo`.
+LOGINS = [
+    ("coordinator", "coordinator@energie-de-bilt.example"),
+    ("coach", "coach@energie-de-bilt.example"),
+    ("resident", "bewoner@example.org"),
+    ("municipality staff", "medewerker@gemeente-de-bilt.example"),
+    ("province analyst", "analist@provincie-utrecht.example"),
+    ("administrator", "beheer@woningdossier.example"),
+]

@@ -1,0 +1,75 @@
+"""Plain builders for test data: readable defaults, every field overridable."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from allauth.account.models import EmailAddress
+
+from accounts.models import Membership, Municipality, Organisation, User
+from dossier.models import Dwelling, DwellingType, Household
+
+PASSWORD = "correct-horse-battery-staple"
+_seq = itertools.count(1)
+
+
+def make_user(email: str | None = None, *, verified: bool = True, **fields: Any) -> User:
+    n = next(_seq)
+    email = email or f"person{n}@example.org"
+    fields.setdefault("first_name", f"Voornaam{n}")
+    fields.setdefault("last_name", f"Achternaam{n}")
+    user = User.objects.create_user(email=email, password=PASSWORD, **fields)
+    EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
+    return user
+
+
+def make_municipality(code: str = "GM0310", name: str = "De Bilt") -> Municipality:
+    municipality, _ = Municipality.objects.get_or_create(code=code, defaults={"name": name})
+    return municipality
+
+
+def make_organisation(
+    kind: str = Organisation.Kind.INITIATIVE, *, municipalities: tuple[str, ...] = (), **fields: Any
+) -> Organisation:
+    n = next(_seq)
+    fields.setdefault("name", f"Organisatie {n}")
+    fields.setdefault("slug", f"organisatie-{n}")
+    organisation = Organisation.objects.create(kind=kind, **fields)
+    organisation.municipalities.set([make_municipality(code) for code in municipalities])
+    return organisation
+
+
+def make_member(organisation: Organisation, role: str, **fields: Any) -> User:
+    user = make_user(**fields)
+    Membership.objects.create(user=user, organisation=organisation, role=role)
+    return user
+
+
+def make_dwelling(**fields: Any) -> Dwelling:
+    n = next(_seq)
+    fields.setdefault("postcode", "3731AB")
+    fields.setdefault("house_number", n)
+    fields.setdefault("street", "Teststraat")
+    fields.setdefault("city", "De Bilt")
+    fields.setdefault("municipality_code", "GM0310")
+    fields.setdefault("dwelling_type", DwellingType.TERRACED)
+    fields.setdefault("build_year", 1965)
+    return Dwelling.objects.create(**fields)
+
+
+def make_household(
+    initiative: Organisation,
+    *,
+    coach: User | None = None,
+    residents: tuple[User, ...] = (),
+    dwelling: Dwelling | None = None,
+    **fields: Any,
+) -> Household:
+    n = next(_seq)
+    fields.setdefault("name", f"Huishouden {n}")
+    household = Household.objects.create(
+        initiative=initiative, dwelling=dwelling or make_dwelling(), assigned_coach=coach, **fields
+    )
+    household.residents.set(residents)
+    return household

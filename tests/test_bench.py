@@ -1,0 +1,152 @@
+"""The benchmark harness in bench/run.py: its definitions and its measuring parts.
+
+No timings are asserted here; bench/run.py itself is run by `make bench`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+from collections.abc import Iterator
+from http.cookies import SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from django.urls import resolve
+
+from demo.data import LOGINS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while the module runs.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = load_bench()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/ok/" else 500)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def loopback_port() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_it_measures_the_anonymous_floor_first() -> None:
+    floor = bench.BENCHMARKS[0]
+    assert (floor.path, floor.role) == ("/health/", None)
+    assert resolve(floor.path).url_name == "health"
+
+
+def test_it_benchmarks_routed_paths_as_demo_roles() -> None:
+    names = [benchmark.name for benchmark in bench.BENCHMARKS]
+    assert len(names) == len(set(names))
+    for benchmark in bench.BENCHMARKS:
+        resolve(benchmark.path)
+        assert benchmark.role is None or benchmark.role in dict(LOGINS)
+
+
+def test_it_always_runs_the_floor_with_a_selection() -> None:
+    assert [b.name for b in bench.selected(["dashboard"])] == ["floor", "dashboard"]
+    assert bench.selected([]) == bench.BENCHMARKS
+    with pytest.raises(SystemExit):
+        bench.selected(["no-such-page"])
+
+
+@pytest.mark.parametrize(
+    ("values", "fraction", "expected"),
+    [
+        ([], 0.5, 0.0),
+        ([7.0], 0.95, 7.0),
+        ([4.0, 1.0, 3.0, 2.0], 0.5, 2.0),
+        (list(range(1, 101)), 0.95, 95),
+        (list(range(1, 21)), 0.95, 19),
+        ([1.0, 2.0, 3.0, 4.0], 0.51, 3.0),
+    ],
+)
+def test_it_takes_nearest_rank_percentiles(
+    values: list[float], fraction: float, expected: float
+) -> None:
+    assert bench.percentile(values, fraction) == expected
+
+
+def test_it_reads_the_wrk_report_line() -> None:
+    output = (
+        "Running 10s test @ http://127.0.0.1:1/health/\n"
+        "BENCH-RESULT requests=2000 duration_us=10000000 p50_us=1500 p95_us=4200 "
+        "status_errors=3 socket_errors=1\n"
+    )
+    measured = bench.parse_wrk_report(output)
+    assert measured.requests == 2000
+    assert measured.requests_per_second == 200
+    assert (measured.p50_ms, measured.p95_ms) == (1.5, 4.2)
+    assert measured.errors == 4
+
+
+def test_it_refuses_wrk_output_without_the_report_line() -> None:
+    with pytest.raises(bench.BenchError):
+        bench.parse_wrk_report("Requests/sec: 100\n")
+
+
+def test_it_divides_every_result_by_the_floor_of_the_same_run() -> None:
+    results = [
+        bench.Result("floor", "/health/", None, status=200, requests_per_second=1000.0),
+        bench.Result("page", "/p/", "coach", status=200, requests_per_second=250.0),
+        bench.Result("broken", "/b/", "coach", status=500),
+    ]
+    ratios = [result.ratio_to_floor for result in bench.with_ratios(results)]
+    assert ratios == [1.0, 0.25, None]
+
+
+def test_it_leaves_deleted_and_message_cookies_out_of_the_cookie_header() -> None:
+    jar = SimpleCookie()
+    jar.load("sessionid=abc; Path=/")
+    jar.load('deleted=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/')
+    jar.load("expired=x; Max-Age=0; Path=/")
+    assert bench.cookie_header(jar) == "sessionid=abc"
+
+
+def test_it_counts_answers_and_error_statuses_with_the_python_client(loopback_port: int) -> None:
+    good = bench.load_with_python(loopback_port, "/ok/", "a=b", connections=2, seconds=0.2)
+    assert good.requests > 0
+    assert good.errors == 0
+    assert 0 < good.p50_ms <= good.p95_ms
+    bad = bench.load_with_python(loopback_port, "/fail/", None, connections=2, seconds=0.2)
+    assert bad.requests > 0
+    assert bad.errors == bad.requests
+
+
+def test_it_runs_the_bench_with_the_embedded_default_against_a_temporary_database(
+    tmp_path: Path,
+) -> None:
+    env = bench.bench_environment(tmp_path)
+    assert env["DJANGO_ENV"] == "development"
+    assert env["DJANGO_DEBUG"] == "0"
+    assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert env["CELERY_BROKER_URL"] == ""
+    assert env["STATIC_ROOT"].startswith(str(tmp_path))
+    assert env["MEDIA_ROOT"].startswith(str(tmp_path))
