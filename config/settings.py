@@ -111,6 +111,8 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A fresh clone has no var/ yet; SQLite cannot create the directory itself.
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Several threads or gunicorn workers write (sessions, cache): take the write lock at
     # the start of a transaction and let readers go on beside one writer.
     DATABASES["default"]["OPTIONS"] = {
