@@ -6,6 +6,7 @@ from django.db import transaction
 from accounts.models import Membership, Municipality, Organisation, User
 from demo import data
 from dossier.models import Dwelling, Household
+from dossier.services import dossier_create
 
 
 @transaction.atomic
@@ -64,3 +65,4 @@ def demo_seed(*, password: str = data.DEFAULT_PASSWORD) -> None:
             },
         )
         household.residents.set([users[email] for email in home.residents])
+        dossier_create(household=household)

@@ -9,6 +9,7 @@ from allauth.account.models import EmailAddress
 
 from accounts.models import Membership, Municipality, Organisation, User
 from dossier.models import Dwelling, DwellingType, Household
+from dossier.services import dossier_create
 
 PASSWORD = "correct-horse-battery-staple"
 _seq = itertools.count(1)
@@ -72,4 +73,5 @@ def make_household(
         initiative=initiative, dwelling=dwelling or make_dwelling(), assigned_coach=coach, **fields
     )
     household.residents.set(residents)
+    dossier_create(household=household)
     return household

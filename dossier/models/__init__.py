@@ -1,0 +1,52 @@
+"""The dossier's models, split by sub-domain; import them from here."""
+
+from auditlog.registry import auditlog
+
+from dossier.models.address import Dwelling, DwellingType, Household
+from dossier.models.exchange import Document, Message, MessageRead, Photo
+from dossier.models.house import (
+    ApartmentType,
+    BuildingComponent,
+    ComponentKind,
+    Dossier,
+    DossierSection,
+    Insulation,
+    Section,
+    Source,
+    ValueRecord,
+    YesNoUnknown,
+)
+from dossier.models.measure import DossierMeasure, MeasureStatus, MeasureType
+
+__all__ = [
+    "ApartmentType",
+    "BuildingComponent",
+    "ComponentKind",
+    "Document",
+    "Dossier",
+    "DossierMeasure",
+    "DossierSection",
+    "Dwelling",
+    "DwellingType",
+    "Household",
+    "Insulation",
+    "MeasureStatus",
+    "MeasureType",
+    "Message",
+    "MessageRead",
+    "Photo",
+    "Section",
+    "Source",
+    "ValueRecord",
+    "YesNoUnknown",
+]
+
+# Every change to a dossier is in the audit log (who, what, when). Free text is masked
+# there: the log shows that a note changed, not what it says.
+auditlog.register(Household, mask_fields=["name"], m2m_fields={"residents"})
+auditlog.register(Dossier, mask_fields=["wishes"])
+auditlog.register(BuildingComponent)
+auditlog.register(DossierSection, mask_fields=["notes"])
+auditlog.register(DossierMeasure, mask_fields=["advice_note", "quote_company"])
+auditlog.register(Document, mask_fields=["title"])
+auditlog.register(Photo, mask_fields=["caption"])

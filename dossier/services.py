@@ -1,0 +1,322 @@
+"""Writes to the house dossier: creation, saving a topic with its sources, measures.
+
+Every save of a topic goes through `section_save`, which takes the version the editor
+started from. A save based on an older version is refused with both versions, so two
+tabs or two people never silently overwrite each other (optimistic locking per topic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import access
+from dossier.models import (
+    BuildingComponent,
+    ComponentKind,
+    Dossier,
+    DossierMeasure,
+    DossierSection,
+    Household,
+    MeasureType,
+    Section,
+    Source,
+    ValueRecord,
+)
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+# Which dossier columns belong to which topic. INSULATION holds the building components
+# and MEASURES the dossier's measures; both are rows of their own.
+SECTION_FIELDS: dict[str, tuple[str, ...]] = {
+    Section.HOUSE: (
+        "dwelling_type",
+        "apartment_type",
+        "build_year",
+        "floor_area_m2",
+        "storeys",
+        "roof_type",
+        "orientation",
+        "is_monument",
+        "ownership",
+        "energy_label_kind",
+        "energy_label",
+        "energy_label_date",
+    ),
+    Section.ENERGY: (
+        "occupants",
+        "gas_m3_per_year",
+        "electricity_kwh_per_year",
+        "electricity_returned_kwh_per_year",
+        "thermostat_c",
+    ),
+    Section.INSTALLATIONS: (
+        "heating_system",
+        "boiler_year",
+        "hot_water",
+        "cooking",
+        "ventilation",
+        "has_solar_panels",
+        "solar_panel_count",
+        "solar_panel_wp",
+        "solar_panel_year",
+    ),
+    Section.INSULATION: (),
+    Section.COMFORT: (
+        "complaint_draught",
+        "complaint_cold_floors",
+        "complaint_damp",
+        "plans_renovation",
+        "plans_moving",
+        "main_priority",
+        "wishes",
+    ),
+    Section.MEASURES: (),
+}
+COMPONENT_FIELDS: tuple[str, ...] = ("insulation", "rc_value", "u_value", "area_m2", "year")
+MEASURE_FIELDS: tuple[str, ...] = (
+    "status",
+    "done_year",
+    "done_by",
+    "advice_priority",
+    "advice_note",
+    "quote_amount_eur",
+    "quote_company",
+    "quote_date",
+)
+# Only staff give advice; a resident's save never touches these.
+MEASURE_ADVICE_FIELDS = frozenset({"advice_priority", "advice_note"})
+
+
+@dataclass
+class SectionConflict(Exception):
+    """The topic changed since the editor loaded it; nothing of this save was stored."""
+
+    section: DossierSection
+    submitted_version: int
+    # field key -> (value stored now, value the editor submitted), for differing fields
+    differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+def source_for(actor: User, *, on_behalf_of_resident: bool = False) -> str:
+    """A resident's own answer, or the coach's; a coach filling in with the resident
+    records the resident's answer (with the coach as the one who typed it)."""
+    if access.is_resident(actor) or on_behalf_of_resident:
+        return Source.RESIDENT
+    return Source.COACH
+
+
+def as_text(value: Any) -> str:
+    """A stored value as text for the source record ("" for not answered)."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+@transaction.atomic
+def dossier_create(*, household: Household) -> Dossier:
+    """The dossier of a household, prefilled from what is known of the dwelling."""
+    existing = Dossier.objects.filter(household=household).first()
+    if existing is not None:
+        return existing
+    dwelling = household.dwelling
+    dossier = Dossier.objects.create(
+        household=household, dwelling_type=dwelling.dwelling_type, build_year=dwelling.build_year
+    )
+    DossierSection.objects.bulk_create(
+        [DossierSection(dossier=dossier, section=section) for section in Section.values]
+    )
+    BuildingComponent.objects.bulk_create(
+        [BuildingComponent(dossier=dossier, kind=kind) for kind in ComponentKind.values]
+    )
+    DossierMeasure.objects.bulk_create(
+        [
+            DossierMeasure(dossier=dossier, measure_type=measure_type)
+            for measure_type in MeasureType.objects.filter(is_active=True)
+        ]
+    )
+    now = timezone.now()
+    ValueRecord.objects.bulk_create(
+        [
+            ValueRecord(
+                dossier=dossier,
+                field=name,
+                source=Source.OPEN_DATA,
+                value=as_text(getattr(dossier, name)),
+                recorded_at=now,
+                source_detail="BAG",
+            )
+            for name in ("dwelling_type", "build_year")
+            if getattr(dossier, name) not in (None, "")
+        ]
+    )
+    return dossier
+
+
+def _record(
+    *,
+    dossier: Dossier,
+    key: str,
+    value: Any,
+    source: str,
+    actor: User,
+    now: Any,
+    checked: bool = False,
+) -> None:
+    ValueRecord.objects.update_or_create(
+        dossier=dossier,
+        field=key,
+        source=source,
+        defaults={
+            "value": as_text(value),
+            "recorded_by": actor,
+            "recorded_at": now,
+            "checked_in_home": checked,
+        },
+    )
+
+
+@transaction.atomic
+def section_save(
+    *,
+    dossier: Dossier,
+    section: str,
+    version: int,
+    actor: User,
+    values: dict[str, Any] | None = None,
+    components: dict[str, dict[str, Any]] | None = None,
+    measures: dict[int, dict[str, Any]] | None = None,
+    notes: str | None = None,
+    checked_in_home: bool | None = None,
+    on_behalf_of_resident: bool = False,
+) -> DossierSection:
+    """Store what an editor changed in one topic, with its source; refuse a stale save.
+
+    values: dossier columns of this topic; components: per component kind its fields;
+    measures: per DossierMeasure id its fields. Only fields that differ from what is
+    stored are written and recorded. Notes and the "checked in the home" mark are the
+    coach's and are ignored for residents.
+    """
+    # The row lock serialises two saves of the same topic; the version check then
+    # tells the second one that it started from an older state.
+    row = DossierSection.objects.select_for_update().get(dossier=dossier, section=section)
+    source = source_for(actor, on_behalf_of_resident=on_behalf_of_resident)
+    is_staff_editor = not access.is_resident(actor)
+    fresh = Dossier.objects.get(pk=dossier.pk)
+    allowed = set(SECTION_FIELDS[section])
+    changes: dict[str, tuple[Any, Any]] = {}
+
+    dossier_changes = {
+        name: value
+        for name, value in (values or {}).items()
+        if name in allowed and getattr(fresh, name) != value
+    }
+    changes.update({name: (getattr(fresh, name), v) for name, v in dossier_changes.items()})
+
+    component_rows = {c.kind: c for c in fresh.components.all()} if components else {}
+    component_changes: dict[str, dict[str, Any]] = {}
+    for kind, fields in (components or {}).items():
+        row_c = component_rows.get(kind)
+        if row_c is None:
+            continue
+        diff = {n: v for n, v in fields.items() if n in COMPONENT_FIELDS and getattr(row_c, n) != v}
+        if diff:
+            component_changes[kind] = diff
+            changes.update({f"{kind}.{n}": (getattr(row_c, n), v) for n, v in diff.items()})
+
+    measure_rows = {m.pk: m for m in fresh.measures.all()} if measures else {}
+    measure_changes: dict[int, dict[str, Any]] = {}
+    for pk, fields in (measures or {}).items():
+        row_m = measure_rows.get(pk)
+        if row_m is None:
+            continue
+        writable = set(MEASURE_FIELDS) - (set() if is_staff_editor else MEASURE_ADVICE_FIELDS)
+        diff = {n: v for n, v in fields.items() if n in writable and getattr(row_m, n) != v}
+        if diff:
+            measure_changes[pk] = diff
+            changes.update({f"measure.{pk}.{n}": (getattr(row_m, n), v) for n, v in diff.items()})
+
+    notes_changed = is_staff_editor and notes is not None and notes != row.notes
+    check_changed = (
+        is_staff_editor and checked_in_home is not None and checked_in_home != row.checked_in_home
+    )
+    if notes_changed:
+        changes["notes"] = (row.notes, notes)
+
+    if version != row.version:
+        if changes or check_changed:
+            raise SectionConflict(section=row, submitted_version=version, differences=changes)
+        return row  # Nothing to store: an older page that changed nothing is harmless.
+    if not changes and not check_changed:
+        return row
+
+    now = timezone.now()
+    if dossier_changes:
+        for name, value in dossier_changes.items():
+            setattr(fresh, name, value)
+            _record(dossier=fresh, key=name, value=value, source=source, actor=actor, now=now)
+        fresh.full_clean(exclude=["household"])
+        fresh.save(update_fields=list(dossier_changes))
+    for kind, diff in component_changes.items():
+        row_c = component_rows[kind]
+        for name, value in diff.items():
+            setattr(row_c, name, value)
+            _record(
+                dossier=fresh,
+                key=f"{kind}.{name}",
+                value=value,
+                source=source,
+                actor=actor,
+                now=now,
+            )
+        row_c.full_clean(exclude=["dossier"])
+        row_c.save(update_fields=list(diff))
+    for pk, diff in measure_changes.items():
+        row_m = measure_rows[pk]
+        for name, value in diff.items():
+            setattr(row_m, name, value)
+        if row_m.status != "done":
+            row_m.done_year, row_m.done_by = None, ""
+        row_m.full_clean(exclude=["dossier", "measure_type"])
+        row_m.save()
+    if notes_changed:
+        row.notes = notes
+    if check_changed:
+        row.checked_in_home = bool(checked_in_home)
+    row.version += 1
+    row.updated_at = now
+    row.updated_by = actor
+    row.save(update_fields=["notes", "checked_in_home", "version", "updated_at", "updated_by"])
+    return row
+
+
+@transaction.atomic
+def value_check(*, dossier: Dossier, key: str, actor: User) -> ValueRecord:
+    """The coach confirms in the home that a value is right as it stands now."""
+    if "." in key:
+        kind, name = key.split(".", 1)
+        current = getattr(dossier.components.get(kind=kind), name)
+    else:
+        current = getattr(dossier, key)
+    record, _ = ValueRecord.objects.update_or_create(
+        dossier=dossier,
+        field=key,
+        source=Source.COACH,
+        defaults={
+            "value": as_text(current),
+            "recorded_by": actor,
+            "recorded_at": timezone.now(),
+            "checked_in_home": True,
+        },
+    )
+    return record
