@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dossier import views
+from dossier import exchange_urls, views
 
 app_name = "dossier"
 
@@ -11,3 +11,5 @@ urlpatterns = [
     path("huishoudens/", views.household_list, name="household-list"),
     path("huishoudens/<int:pk>/", views.household_detail, name="household-detail"),
 ]
+
+urlpatterns += exchange_urls.urlpatterns
