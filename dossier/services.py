@@ -320,3 +320,88 @@ def value_check(*, dossier: Dossier, key: str, actor: User) -> ValueRecord:
         },
     )
     return record
+
+
+@transaction.atomic
+def dossier_submit(*, dossier: Dossier, actor: User) -> Dossier:
+    """The resident (or the coach with them) says the dossier is ready for the coach."""
+    dossier.submitted_at = timezone.now()
+    dossier.save(update_fields=["submitted_at"])
+    return dossier
+
+
+def _invitation_send(*, user_id: int, base_url: str) -> None:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.tokens import default_token_generator
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    user = get_user_model().objects.get(pk=user_id)
+    # The link carries only the user's id (encoded) and a token that stops working
+    # once a password is set: no name, address or e-mail address in the URL.
+    path = reverse(
+        "dossier:invitation-accept",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    context = {
+        "link": base_url.rstrip("/") + path,
+        "code_link": base_url.rstrip("/") + reverse("account_request_login_code"),
+    }
+    subject = render_to_string("emails/dossier-invitation-subject.txt", context).strip()
+    body = render_to_string("emails/dossier-invitation-body.txt", context)
+    send_mail(subject, body, None, [user.email])
+
+
+@transaction.atomic
+def resident_invite(
+    *, dossier: Dossier, email: str, actor: User, base_url: str | None = None
+) -> User:
+    """Give a resident a login to their home's dossier and mail them a link to set a password.
+
+    base_url is the site's address for the link in the mail (the view passes the one
+    the request came in on); without it the SITE_URL setting is used.
+    """
+    from allauth.account.models import EmailAddress
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext as _
+
+    email = email.strip().lower()
+    user_model = get_user_model()
+    user = user_model.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = user_model.objects.create_user(email=email, password=None)
+    elif user.is_staff or user.memberships.exists():
+        # A staff account must not become a resident: residents see only their own
+        # home, and access.is_resident() would stop treating them as one.
+        raise ValidationError(
+            _("This e-mail address belongs to a staff member and cannot be invited as resident.")
+        )
+    EmailAddress.objects.get_or_create(
+        user=user, email=email, defaults={"verified": False, "primary": True}
+    )
+    dossier.household.residents.add(user)
+    dossier.invited_at = timezone.now()
+    dossier.save(update_fields=["invited_at"])
+    link_base = base_url or getattr(settings, "SITE_URL", "")
+    user_id = user.pk
+    transaction.on_commit(lambda: _invitation_send(user_id=user_id, base_url=link_base))
+    return user
+
+
+@transaction.atomic
+def resident_invitation_accept(*, user: User, password: str) -> User:
+    """The invited resident sets a password; following the mailed link proves the address."""
+    from allauth.account.models import EmailAddress
+
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    EmailAddress.objects.filter(user=user, email__iexact=user.email).update(verified=True)
+    return user

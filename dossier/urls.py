@@ -1,8 +1,25 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from dossier import exchange_urls, views
+from dossier.models import Section
+
+
+class SectionConverter:
+    """A dossier topic ("house", "energy", ...); anything else does not match (404), so the
+    topic URLs leave room for other pages under /dossiers/<pk>/."""
+
+    regex = "|".join(Section.values)
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(SectionConverter, "dossier_section")
 
 app_name = "dossier"
 
@@ -10,6 +27,20 @@ urlpatterns = [
     path("overzicht/", views.dashboard, name="dashboard"),
     path("huishoudens/", views.household_list, name="household-list"),
     path("huishoudens/<int:pk>/", views.household_detail, name="household-detail"),
+    path("dossiers/<int:pk>/", views.dossier_overview, name="dossier-overview"),
+    path("dossiers/<int:pk>/bezoek/", views.dossier_visit, name="dossier-visit"),
+    path("dossiers/<int:pk>/controleren/", views.dossier_value_check, name="value-check"),
+    path("dossiers/<int:pk>/uitnodigen/", views.dossier_invite, name="dossier-invite"),
+    path(
+        "dossiers/<int:pk>/<dossier_section:section>/",
+        views.dossier_section,
+        name="dossier-section",
+    ),
+    path(
+        "uitnodiging/<str:uidb64>/<str:token>/",
+        views.invitation_accept,
+        name="invitation-accept",
+    ),
 ]
 
 urlpatterns += exchange_urls.urlpatterns
