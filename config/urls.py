@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
@@ -21,3 +23,15 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("beheer/", admin.site.urls),
 ]
+
+# Only bench/run.py's throwaway server sets this: the bench's floor views (bench/views.py).
+if os.environ.get("BENCH_VIEWS") == "1":
+    from bench import views as bench_views
+
+    urlpatterns.append(
+        path(
+            "bench/dossiers/<int:pk>/bezoek/",
+            bench_views.dossier_visit_floor,
+            name="bench-dossier-floor",
+        )
+    )

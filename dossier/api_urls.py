@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from django.urls import path
+
+from dossier import api
+
 app_name = "dossier-api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("dossiers/", api.DossierListApi.as_view(), name="dossier-list"),
+    path("dossiers/<int:pk>/", api.DossierDetailApi.as_view(), name="dossier-detail"),
+    path(
+        "dossiers/<int:pk>/sections/<str:section>/",
+        api.DossierSectionUpdateApi.as_view(),
+        name="dossier-section-update",
+    ),
+]

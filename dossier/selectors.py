@@ -3,12 +3,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
+from accounts import access
 from accounts.access import roles_by_organisation
 from accounts.models import Membership, Organisation
 from accounts.roles import Role
-from dossier.models import Household
+from dossier.models import (
+    BuildingComponent,
+    Document,
+    Dossier,
+    DossierMeasure,
+    DossierSection,
+    Household,
+    Message,
+    MessageRead,
+    Photo,
+    Section,
+    ValueRecord,
+)
+from dossier.models.exchange import Visibility
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -70,3 +84,107 @@ def initiative_summaries(*, viewer: User) -> list[InitiativeSummary]:
         InitiativeSummary(org, org.n_households, org.n_without_coach, by_org.get(org.pk, []))
         for org in organisations
     ]
+
+
+@dataclass(frozen=True)
+class DossierFilters:
+    """What the dossier list can be narrowed by; every field is optional."""
+
+    initiative: int | None = None
+    # The start of a postcode ("3731" or "3731AB"); spaces and case do not matter.
+    postcode: str = ""
+    assigned_to_me: bool = False
+
+
+def dossier_list(*, viewer: User, filters: DossierFilters | None = None) -> QuerySet[Dossier]:
+    """The dossiers the viewer may see, newest household first, with what a list row shows."""
+    filters = filters or DossierFilters()
+    dossiers = Dossier.objects.visible_to(viewer).select_related(
+        "household__dwelling", "household__initiative", "household__assigned_coach"
+    )
+    if filters.initiative is not None:
+        dossiers = dossiers.filter(household__initiative_id=filters.initiative)
+    postcode = filters.postcode.replace(" ", "").upper()
+    if postcode:
+        dossiers = dossiers.filter(household__dwelling__postcode__startswith=postcode)
+    if filters.assigned_to_me:
+        dossiers = dossiers.filter(household__assigned_coach=viewer)
+    return dossiers.order_by("-household__created_at", "-pk")
+
+
+@dataclass(frozen=True)
+class DossierPage:
+    """Everything the dossier page (HTML and API) shows, loaded in a fixed number of queries.
+
+    sections: per topic key its row; records: per field key ("gas_m3_per_year",
+    "roof.insulation") the latest record of each source. Messages, documents and photos
+    are already narrowed to what the viewer may see.
+    """
+
+    dossier: Dossier
+    household: Household
+    residents: list[User]
+    sections: dict[str, DossierSection]
+    components: list[BuildingComponent]
+    measures: list[DossierMeasure]
+    records: dict[str, dict[str, ValueRecord]]
+    messages: list[Message]
+    documents: list[Document]
+    photos: list[Photo]
+    unread_count: int
+
+
+def dossier_page(*, viewer: User, pk: int) -> DossierPage:
+    """One dossier the viewer may see (Http404 otherwise) with all its rows for the page."""
+    # Staff-only messages and documents are never loaded for a resident, so no template
+    # or serializer can show them by mistake.
+    resident = access.is_resident(viewer)
+    shared = Q(visibility=Visibility.SHARED) if resident else Q()
+    messages = (
+        Message.objects.filter(shared)
+        .select_related("author")
+        .annotate(
+            is_read=Exists(MessageRead.objects.filter(message=OuterRef("pk"), user=viewer.pk))
+        )
+        .order_by("created_at", "pk")
+    )
+    queryset = Dossier.objects.select_related(
+        "household__dwelling", "household__initiative", "household__assigned_coach"
+    ).prefetch_related(
+        "household__residents",
+        Prefetch("sections", queryset=DossierSection.objects.select_related("updated_by")),
+        "components",
+        Prefetch("measures", queryset=DossierMeasure.objects.select_related("measure_type")),
+        Prefetch("value_records", queryset=ValueRecord.objects.select_related("recorded_by")),
+        Prefetch("messages", queryset=messages),
+        Prefetch(
+            "documents",
+            queryset=Document.objects.filter(shared).select_related("uploaded_by"),
+        ),
+        # Photos have no visibility of their own: a resident sees every photo of the home.
+        Prefetch(
+            "photos",
+            queryset=Photo.objects.select_related("component", "measure__measure_type", "taken_by"),
+        ),
+    )
+    dossier = access.get_for(viewer, queryset, pk=pk)
+    records: dict[str, dict[str, ValueRecord]] = {}
+    for record in dossier.value_records.all():
+        records.setdefault(record.field, {})[record.source] = record
+    message_list = list(dossier.messages.all())
+    # Topics in the order of the Section choices, whatever order the rows were made in.
+    order = {key: i for i, key in enumerate(Section.values)}
+    sections = {row.section: row for row in dossier.sections.all()}
+    return DossierPage(
+        dossier=dossier,
+        household=dossier.household,
+        residents=list(dossier.household.residents.all()),
+        sections=dict(sorted(sections.items(), key=lambda item: order.get(item[0], len(order)))),
+        components=list(dossier.components.all()),
+        measures=list(dossier.measures.all()),
+        records=records,
+        messages=message_list,
+        documents=list(dossier.documents.all()),
+        photos=list(dossier.photos.all()),
+        unread_count=sum(1 for m in message_list if not m.is_read and m.author_id != viewer.pk),
+    )

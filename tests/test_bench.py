@@ -15,7 +15,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from django.urls import resolve
+from django.contrib import admin
+from django.urls import Resolver404, resolve
 
 from demo.data import LOGINS
 
@@ -62,16 +63,51 @@ def test_it_measures_the_anonymous_floor_first() -> None:
     assert resolve(floor.path).url_name == "health"
 
 
-def test_it_benchmarks_routed_paths_as_demo_roles() -> None:
+PLACEHOLDERS = {"dossier": "1"}
+
+
+def bench_urlconf(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """config/urls.py as the bench's server loads it, with BENCH_VIEWS=1."""
+    monkeypatch.setenv("BENCH_VIEWS", "1")
+    # The module wraps the admin's login view again; put the original back afterwards.
+    monkeypatch.setattr(admin.site, "login", admin.site.login)
+    spec = importlib.util.spec_from_file_location("bench_urls", ROOT / "config" / "urls.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_it_benchmarks_routed_paths_as_demo_roles(monkeypatch: pytest.MonkeyPatch) -> None:
     names = [benchmark.name for benchmark in bench.BENCHMARKS]
     assert len(names) == len(set(names))
+    urlconf = bench_urlconf(monkeypatch)
     for benchmark in bench.BENCHMARKS:
-        resolve(benchmark.path)
+        resolve(benchmark.path.format(**PLACEHOLDERS), urlconf=urlconf)
         assert benchmark.role is None or benchmark.role in dict(LOGINS)
+
+
+def test_it_routes_the_bench_only_views_only_with_bench_views_set() -> None:
+    bench_only = [b for b in bench.BENCHMARKS if b.path.startswith("/bench/")]
+    assert bench_only
+    for benchmark in bench_only:
+        with pytest.raises(Resolver404):
+            resolve(benchmark.path.format(**PLACEHOLDERS))
+
+
+def test_it_measures_each_floor_before_the_pages_divided_by_it() -> None:
+    names = [benchmark.name for benchmark in bench.BENCHMARKS]
+    for i, benchmark in enumerate(bench.BENCHMARKS):
+        if benchmark.floor:
+            assert benchmark.floor in names[:i]
+    dossier = next(b for b in bench.BENCHMARKS if b.name == "dossier")
+    floor = next(b for b in bench.BENCHMARKS if b.name == dossier.floor)
+    assert floor.role == dossier.role
 
 
 def test_it_always_runs_the_floor_with_a_selection() -> None:
     assert [b.name for b in bench.selected(["dashboard"])] == ["floor", "dashboard"]
+    assert [b.name for b in bench.selected(["dossier"])] == ["floor", "dossier-floor", "dossier"]
     assert bench.selected([]) == bench.BENCHMARKS
     with pytest.raises(SystemExit):
         bench.selected(["no-such-page"])
@@ -122,6 +158,26 @@ def test_it_divides_every_result_by_the_floor_of_the_same_run() -> None:
     assert ratios == [1.0, 0.25, None]
 
 
+def test_it_divides_a_page_with_its_own_floor_by_that_floor() -> None:
+    results = [
+        bench.Result("floor", "/health/", None, status=200, requests_per_second=1000.0),
+        bench.Result("own-floor", "/f/", "coach", status=200, requests_per_second=100.0),
+        bench.Result(
+            "page",
+            "/p/",
+            "coach",
+            status=200,
+            requests_per_second=70.0,
+            p50_ms=50.0,
+            p95_ms=60.0,
+            floor="own-floor",
+        ),
+    ]
+    page = bench.with_ratios(results)[2]
+    assert (page.ratio_to_floor, page.ratio_to_bare_floor) == (0.7, 0.07)
+    assert bench.describe(page).endswith("0.70× own-floor (0.07× floor)")
+
+
 def test_it_leaves_deleted_and_message_cookies_out_of_the_cookie_header() -> None:
     jar = SimpleCookie()
     jar.load("sessionid=abc; Path=/")
@@ -148,5 +204,6 @@ def test_it_runs_the_bench_with_the_embedded_default_against_a_temporary_databas
     assert env["DJANGO_DEBUG"] == "0"
     assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'db.sqlite3'}"
     assert env["CELERY_BROKER_URL"] == ""
+    assert env["BENCH_VIEWS"] == "1"
     assert env["STATIC_ROOT"].startswith(str(tmp_path))
     assert env["MEDIA_ROOT"].startswith(str(tmp_path))
