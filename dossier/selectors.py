@@ -96,12 +96,17 @@ class DossierFilters:
     assigned_to_me: bool = False
 
 
+def dossier_base() -> QuerySet[Dossier]:
+    """Dossiers with the household, address, initiative and coach every dossier page shows."""
+    return Dossier.objects.select_related(
+        "household__dwelling", "household__initiative", "household__assigned_coach"
+    )
+
+
 def dossier_list(*, viewer: User, filters: DossierFilters | None = None) -> QuerySet[Dossier]:
     """The dossiers the viewer may see, newest household first, with what a list row shows."""
     filters = filters or DossierFilters()
-    dossiers = Dossier.objects.visible_to(viewer).select_related(
-        "household__dwelling", "household__initiative", "household__assigned_coach"
-    )
+    dossiers = dossier_base().visible_to(viewer)
     if filters.initiative is not None:
         dossiers = dossiers.filter(household__initiative_id=filters.initiative)
     postcode = filters.postcode.replace(" ", "").upper()
@@ -148,9 +153,7 @@ def dossier_page(*, viewer: User, pk: int) -> DossierPage:
         )
         .order_by("created_at", "pk")
     )
-    queryset = Dossier.objects.select_related(
-        "household__dwelling", "household__initiative", "household__assigned_coach"
-    ).prefetch_related(
+    queryset = dossier_base().prefetch_related(
         "household__residents",
         Prefetch("sections", queryset=DossierSection.objects.select_related("updated_by")),
         "components",

@@ -108,11 +108,9 @@ STEPS: tuple[str, ...] = tuple(Section.values)
 
 
 def _dossier_for(request: HttpRequest, pk: int, action: str = Action.VIEW) -> Dossier:
-    # Until dossier.selectors.dossier_page exists, the view owns its prefetching.
-    queryset = Dossier.objects.select_related(
-        "household__dwelling", "household__initiative", "household__assigned_coach"
-    )
-    return access.get_for(request.user, queryset, pk=pk, action=action)
+    # Not selectors.dossier_page: saves need Action.CHANGE, and the topic pages need
+    # neither the messages nor the photos it loads.
+    return access.get_for(request.user, selectors.dossier_base(), pk=pk, action=action)
 
 
 @dataclass
