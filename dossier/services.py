@@ -8,7 +8,7 @@ tabs or two people never silently overwrite each other (optimistic locking per t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,8 @@ from dossier.models import (
     DossierSection,
     Household,
     MeasureType,
+    ParameterSet,
+    ParameterValue,
     Section,
     Source,
     ValueRecord,
@@ -405,3 +407,34 @@ def resident_invitation_accept(*, user: User, password: str) -> User:
     user.save(update_fields=["password"])
     EmailAddress.objects.filter(user=user, email__iexact=user.email).update(verified=True)
     return user
+
+
+@transaction.atomic
+def parameter_set_copy(*, parameter_set: ParameterSet) -> ParameterSet:
+    """A new, unlocked version of the calculation parameters to edit, valid from tomorrow.
+
+    Figures kept in reports name the version they used; editing a copy leaves those
+    versions as they were.
+    """
+    latest = ParameterSet.objects.select_for_update().order_by("-valid_from").first()
+    valid_from = timezone.localdate() + timedelta(days=1)
+    if latest is not None and latest.valid_from >= valid_from:
+        valid_from = latest.valid_from + timedelta(days=1)
+    version = f"{valid_from:%Y-%m-%d}"
+    copy = ParameterSet.objects.create(
+        version=version,
+        valid_from=valid_from,
+        description=f"Copy of {parameter_set.version}",
+    )
+    ParameterValue.objects.bulk_create(
+        ParameterValue(
+            parameter_set=copy,
+            key=row.key,
+            value=row.value,
+            unit=row.unit,
+            source=row.source,
+            verified=row.verified,
+        )
+        for row in parameter_set.values.all()
+    )
+    return copy

@@ -3,6 +3,7 @@
 from auditlog.registry import auditlog
 
 from dossier.models.address import Dwelling, DwellingType, Household
+from dossier.models.calculation import ParameterSet, ParameterValue
 from dossier.models.exchange import Document, Message, MessageRead, Photo
 from dossier.models.house import (
     ApartmentType,
@@ -34,6 +35,8 @@ __all__ = [
     "MeasureType",
     "Message",
     "MessageRead",
+    "ParameterSet",
+    "ParameterValue",
     "Photo",
     "Section",
     "Source",
