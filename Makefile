@@ -53,6 +53,7 @@ run: $(STAMP) locale/nl/LC_MESSAGES/django.mo
 
 test: $(STAMP) locale/nl/LC_MESSAGES/django.mo
 	@bin/need-debian-package chromium chromium
+	@bin/need-debian-package wrk wrk
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) locale/nl/LC_MESSAGES/django.mo

@@ -60,6 +60,20 @@ class Benchmark:
     role: str | None = None
     # The benchmark this one is divided by; None for the first one, the bare floor.
     floor: str | None = None
+    # A JSON body makes the request a POST (an API operation) instead of a GET.
+    body: str | None = None
+
+
+# A corner house with its gas use and a few known parts: every measure is computed.
+CALCULATE_BODY = json.dumps(
+    {
+        "dwelling_type": "corner",
+        "build_year": 1965,
+        "floor_area_m2": 120,
+        "gas_m3_per_year": 1600,
+        "components": {"roof": {"state": "none"}, "glazing_living": {"state": "partial"}},
+    }
+)
 
 
 # The first entry is the floor: the cheapest request the stack answers (a bare view, no
@@ -76,6 +90,8 @@ BENCHMARKS = [
     # queries and access checks cost on top of rendering it.
     Benchmark("dossier-floor", "/bench/dossiers/{dossier}/bezoek/", role="coach"),
     Benchmark("dossier", "/dossiers/{dossier}/bezoek/", role="coach", floor="dossier-floor"),
+    # The public calculation endpoint (anonymous, stores nothing) against the bare floor.
+    Benchmark("calculate", "/api/v1/advice/calculate/", body=CALCULATE_BODY),
 ]
 
 
@@ -159,6 +175,9 @@ def bench_environment(workdir: Path) -> dict[str, str]:
             "LOG_LEVEL": "WARNING",
             # Routes the floor views of bench/views.py in this server only.
             "BENCH_VIEWS": "1",
+            # One client sends every request: the public endpoint's rate limit would
+            # measure the 429 page instead of the calculation.
+            "CALCULATE_THROTTLE_RATE": "100000000/second",
         }
     )
     return env
@@ -364,8 +383,28 @@ def login(port: int, role: str) -> str:
     return cookie_header(jar)
 
 
+def wrk_script(body: str | None, workdir: Path) -> Path:
+    """report.lua, preceded for a POST by the request wrk sends (still Lua-free per request)."""
+    if body is None:
+        return WRK_REPORT
+    script = workdir / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"dofile({json.dumps(str(WRK_REPORT))})\n"
+    )
+    return script
+
+
 def load_with_wrk(
-    port: int, path: str, cookie: str | None, *, connections: int, seconds: float
+    port: int,
+    path: str,
+    cookie: str | None,
+    *,
+    connections: int,
+    seconds: float,
+    body: str | None = None,
 ) -> Measurement:
     command = [
         "wrk",
@@ -378,7 +417,7 @@ def load_with_wrk(
         "--timeout",
         f"{REQUEST_TIMEOUT}s",
         "--script",
-        str(WRK_REPORT),
+        str(wrk_script(body, Path(tempfile.gettempdir()))),
     ]
     if cookie:
         command += ["--header", f"Cookie: {cookie}"]
@@ -408,10 +447,19 @@ def parse_wrk_report(output: str) -> Measurement:
 
 
 def load_with_python(
-    port: int, path: str, cookie: str | None, *, connections: int, seconds: float
+    port: int,
+    path: str,
+    cookie: str | None,
+    *,
+    connections: int,
+    seconds: float,
+    body: str | None = None,
 ) -> Measurement:
     """A small closed-loop client: connections threads, each sending one request at a time."""
     headers = {"Cookie": cookie} if cookie else {}
+    method = "GET" if body is None else "POST"
+    if body is not None:
+        headers["Content-Type"] = "application/json"
     deadline = time.perf_counter() + seconds
 
     def client() -> tuple[list[float], int]:
@@ -422,7 +470,9 @@ def load_with_python(
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
-                status, _, _ = fetch(port, "GET", path, headers=headers, connection=conn)
+                status, _, _ = fetch(
+                    port, method, path, body=body, headers=headers, connection=conn
+                )
             except (OSError, HTTPException):
                 errors += 1
                 conn.close()
@@ -457,8 +507,15 @@ def run_benchmark(
     benchmark = replace(benchmark, path=path)
     cookie = login(port, benchmark.role) if benchmark.role else None
     log_offset = server.log_size()
+    request_headers = {"Cookie": cookie} if cookie else {}
+    if benchmark.body is not None:
+        request_headers["Content-Type"] = "application/json"
     status, headers, _ = fetch(
-        port, "GET", benchmark.path, headers={"Cookie": cookie} if cookie else None
+        port,
+        "GET" if benchmark.body is None else "POST",
+        benchmark.path,
+        body=benchmark.body,
+        headers=request_headers,
     )
     if status != 200:
         where = f" (Location: {headers['Location']})" if headers["Location"] else ""
@@ -475,10 +532,20 @@ def run_benchmark(
     load = LOADERS[options.client]
     # Warm-up: the first requests of each worker compile templates and open the database.
     load_with_python(
-        port, benchmark.path, cookie, connections=options.connections, seconds=options.warmup
+        port,
+        benchmark.path,
+        cookie,
+        connections=options.connections,
+        seconds=options.warmup,
+        body=benchmark.body,
     )
     measured = load(
-        port, benchmark.path, cookie, connections=options.connections, seconds=options.duration
+        port,
+        benchmark.path,
+        cookie,
+        connections=options.connections,
+        seconds=options.duration,
+        body=benchmark.body,
     )
     return Result(
         benchmark.name,

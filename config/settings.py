@@ -247,6 +247,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # The public calculation endpoint is anonymous: a rate per client address keeps one
+    # visitor from taking the server's time (the benchmark raises it).
+    "DEFAULT_THROTTLE_RATES": {
+        "advice-calculate": env.str("CALCULATE_THROTTLE_RATE", default="60/minute"),
+    },
+    # Without this DRF trusts any X-Forwarded-For header, so a client could dodge its
+    # rate by inventing addresses. Set it to the number of proxies in front of gunicorn.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Woningdossier API",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dossier import api
+from dossier import advice_api, api
 
 app_name = "dossier-api"
 
@@ -16,4 +16,5 @@ urlpatterns = [
         api.DossierSectionUpdateApi.as_view(),
         name="dossier-section-update",
     ),
+    path("advice/calculate/", advice_api.AdviceCalculateApi.as_view(), name="advice-calculate"),
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from dossier import exchange_urls, views
+from dossier import advice_views, exchange_urls, views
 from dossier.models import Section
 
 
@@ -29,6 +29,7 @@ urlpatterns = [
     path("huishoudens/<int:pk>/", views.household_detail, name="household-detail"),
     path("dossiers/<int:pk>/", views.dossier_overview, name="dossier-overview"),
     path("dossiers/<int:pk>/bezoek/", views.dossier_visit, name="dossier-visit"),
+    path("dossiers/<int:pk>/advies/", advice_views.dossier_advice, name="dossier-advice"),
     path("dossiers/<int:pk>/controleren/", views.dossier_value_check, name="value-check"),
     path("dossiers/<int:pk>/uitnodigen/", views.dossier_invite, name="dossier-invite"),
     path(

@@ -6,6 +6,8 @@ No timings are asserted here; bench/run.py itself is run by `make bench`.
 from __future__ import annotations
 
 import importlib.util
+import json
+import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from django.contrib import admin
 from django.urls import Resolver404, resolve
 
 from demo.data import LOGINS
+from tests.conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +42,19 @@ bench = load_bench()
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.send_response(200 if self.path == "/ok/" else 500)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length)
+        good = (
+            self.path == "/api/"
+            and self.headers.get("Content-Type") == "application/json"
+            and body == b'{"a": 1}'
+        )
+        self.send_response(200 if good else 400)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
@@ -207,3 +223,36 @@ def test_it_runs_the_bench_with_the_embedded_default_against_a_temporary_databas
     assert env["BENCH_VIEWS"] == "1"
     assert env["STATIC_ROOT"].startswith(str(tmp_path))
     assert env["MEDIA_ROOT"].startswith(str(tmp_path))
+
+
+def test_it_posts_a_json_body_with_the_python_client(loopback_port: int) -> None:
+    posted = bench.load_with_python(
+        loopback_port, "/api/", None, connections=2, seconds=0.2, body='{"a": 1}'
+    )
+    assert posted.requests > 0
+    assert posted.errors == 0
+    wrong = bench.load_with_python(
+        loopback_port, "/api/", None, connections=1, seconds=0.1, body='{"a": 2}'
+    )
+    assert wrong.errors == wrong.requests
+
+
+def test_it_posts_a_json_body_with_wrk(loopback_port: int) -> None:
+    if shutil.which("wrk") is None:
+        skip_or_fail("wrk is not installed (apt-get install wrk)")
+    posted = bench.load_with_wrk(
+        loopback_port, "/api/", None, connections=2, seconds=1, body='{"a": 1}'
+    )
+    assert posted.requests > 0
+    assert posted.errors == 0
+
+
+def test_it_benchmarks_the_calculation_endpoint_with_a_valid_body_and_no_rate_limit(
+    tmp_path: Path,
+) -> None:
+    calculate = next(b for b in bench.BENCHMARKS if b.name == "calculate")
+    assert calculate.role is None
+    assert calculate.floor is None  # divided by the bare floor
+    assert json.loads(calculate.body)["dwelling_type"] == "corner"
+    rate = bench.bench_environment(tmp_path)["CALCULATE_THROTTLE_RATE"]
+    assert int(rate.split("/")[0]) >= 1_000_000

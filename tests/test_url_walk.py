@@ -25,6 +25,8 @@ PUBLIC = {
     "account_confirm_email",
     "account_request_login_code",
     "account_inactive",
+    # The public quick scan: anonymous on purpose, POST only (GET answers 405).
+    "dossier-api:advice-calculate",
 }
 
 SAMPLE = {
