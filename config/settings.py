@@ -26,6 +26,9 @@ if PRODUCTION:
     # No default: a production process without its own key must not start.
     SECRET_KEY = env.str("DJANGO_SECRET_KEY")
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+    # The address in links that mails and tasks send; never taken from a request's Host
+    # header, which the sender of a request chooses.
+    SITE_URL = env.str("SITE_URL").rstrip("/")
 else:
     SECRET_KEY = env.str(
         "DJANGO_SECRET_KEY", default="development-only-key-never-used-in-production-0123456789"
@@ -33,6 +36,7 @@ else:
     ALLOWED_HOSTS = env.list(
         "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"]
     )
+    SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 

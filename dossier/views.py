@@ -530,7 +530,6 @@ def dossier_invite(request: HttpRequest, pk: int) -> HttpResponse:
                 dossier=dossier,
                 email=form.cleaned_data["email"],
                 actor=request.user,
-                base_url=request.build_absolute_uri("/"),
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
