@@ -10,6 +10,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -137,14 +138,11 @@ def _send_notifications(*, recipients: list[str], link: str) -> None:
 
 
 @transaction.atomic
-def message_send(
-    *, dossier: Dossier, author: User, body: str, visibility: str, site_url: str = ""
-) -> Message:
+def message_send(*, dossier: Dossier, author: User, body: str, visibility: str) -> Message:
     """Store a message and, after commit, tell the other side that there is one.
 
     A resident's message is always shared. The same text sent again by the same person
     within DUPLICATE_WINDOW returns the first message instead of storing a second one.
-    site_url ("https://example.org") makes the link in the notification absolute.
     """
     body = body.strip()
     if not body:
@@ -176,7 +174,8 @@ def message_send(
     MessageRead.objects.create(message=message, user=author)
     recipients = _notify_recipients(message=message)
     if recipients:
-        link = site_url.rstrip("/") + reverse("dossier:dossier-messages", args=[dossier.pk])
+        # SITE_URL, not the request's Host header: whoever sends a request chooses that.
+        link = settings.SITE_URL + reverse("dossier:dossier-messages", args=[dossier.pk])
         transaction.on_commit(lambda: _send_notifications(recipients=recipients, link=link))
     return message
 

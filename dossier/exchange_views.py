@@ -140,7 +140,6 @@ def dossier_messages(request: HttpRequest, pk: int) -> HttpResponse:
                 visibility=(
                     Visibility.STAFF if form.cleaned_data.get("staff_only") else Visibility.SHARED
                 ),
-                site_url=request.build_absolute_uri("/"),
             )
         except ValidationError as error:
             _add_errors(form, "body", error)

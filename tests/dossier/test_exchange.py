@@ -236,15 +236,20 @@ def test_it_marks_messages_read_when_the_page_is_opened(cast, login):
 
 
 def test_it_mails_the_coach_when_the_resident_writes(
-    cast, login, django_capture_on_commit_callbacks
+    cast, login, settings, django_capture_on_commit_callbacks
 ):
+    settings.SITE_URL = "https://woningdossier.example.nl"
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "elders.example"]
     with django_capture_on_commit_callbacks(execute=True):
-        login(cast.resident).post(messages_url(cast.household_a), {"body": "Geheime tekst"})
+        login(cast.resident).post(
+            messages_url(cast.household_a), {"body": "Geheime tekst"}, HTTP_HOST="elders.example"
+        )
     assert [m.to for m in mail.outbox] == [[cast.alice.email]]
     sent = mail.outbox[0]
     assert "nieuw bericht" in sent.body
-    assert messages_url(cast.household_a) in sent.body
-    assert sent.body.count("http://testserver/") == 1
+    # The link is on SITE_URL, whatever Host header the request came with.
+    assert sent.body.count("https://woningdossier.example.nl" + messages_url(cast.household_a)) == 1
+    assert "elders.example" not in sent.body
     for private in ("Geheime tekst", "Familie Alfa", cast.household_a.dwelling.street):
         assert private not in sent.body and private not in sent.subject
     assert cast.resident.get_full_name() not in sent.body
