@@ -47,16 +47,8 @@ logger = logging.getLogger(__name__)
 DUPLICATE_WINDOW = timedelta(seconds=30)
 
 
-def is_staff_viewer(*, dossier: Dossier, user: User) -> bool:
-    """True for the coach or coordinator of this dossier, False for its residents."""
-    if access.is_resident(user):
-        return False
-    # Someone who works for an initiative and also lives in this home sees it as a resident.
-    return not dossier.household.residents.filter(pk=user.pk).exists()
-
-
 def _visibilities_for(*, dossier: Dossier, user: User) -> list[str]:
-    if is_staff_viewer(dossier=dossier, user=user):
+    if access.is_staff_viewer(user, residents=dossier.household.residents.all()):
         return [Visibility.SHARED, Visibility.STAFF]
     return [Visibility.SHARED]
 
@@ -115,7 +107,7 @@ def _notify_recipients(*, message: Message) -> list[str]:
     household = message.dossier.household
     if message.visibility == Visibility.STAFF:
         return []
-    if is_staff_viewer(dossier=message.dossier, user=message.author):
+    if access.is_staff_viewer(message.author, residents=household.residents.all()):
         people = list(household.residents.filter(is_active=True))
     else:
         coach = household.assigned_coach
@@ -149,7 +141,7 @@ def message_send(*, dossier: Dossier, author: User, body: str, visibility: str) 
         raise ValidationError(_("Write a message first."), code="empty")
     if visibility not in Visibility.values:
         raise ValidationError(_("Choose who may read the message."), code="visibility")
-    if not is_staff_viewer(dossier=dossier, user=author):
+    if not access.is_staff_viewer(author, residents=dossier.household.residents.all()):
         visibility = Visibility.SHARED
     # The row lock makes two simultaneous submits of one form wait for each other, so
     # the second one finds the first message.
@@ -229,7 +221,7 @@ def document_add(
         raise ValidationError(_("Choose the kind of document."), code="kind")
     if visibility not in Visibility.values:
         raise ValidationError(_("Choose who may see the document."), code="visibility")
-    if not is_staff_viewer(dossier=dossier, user=uploaded_by):
+    if not access.is_staff_viewer(uploaded_by, residents=dossier.household.residents.all()):
         visibility = Visibility.SHARED
     _check_measure(dossier=dossier, measure=measure)
     clean = uploads.clean_document(upload)
@@ -291,7 +283,7 @@ def photo_add(
 @transaction.atomic
 def document_delete(*, document: Document, actor: User) -> None:
     """Staff remove a document; the file goes once the row is gone for good."""
-    if not is_staff_viewer(dossier=document.dossier, user=actor):
+    if not access.is_staff_viewer(actor, residents=document.dossier.household.residents.all()):
         raise PermissionError("only staff delete documents")
     name = document.file.name
     document.delete()
@@ -300,7 +292,7 @@ def document_delete(*, document: Document, actor: User) -> None:
 
 @transaction.atomic
 def photo_delete(*, photo: Photo, actor: User) -> None:
-    if not is_staff_viewer(dossier=photo.dossier, user=actor):
+    if not access.is_staff_viewer(actor, residents=photo.dossier.household.residents.all()):
         raise PermissionError("only staff delete photos")
     names = (photo.image.name, photo.thumbnail.name)
     photo.delete()

@@ -106,7 +106,8 @@ def _add_errors(form: forms.Form, field: str, error: ValidationError) -> None:
 def _load(request: HttpRequest, pk: int, *, write: bool = False) -> Dossier:
     return access.get_for(
         request.user,
-        Dossier.objects.select_related("household"),
+        # The residents decide whether the viewer sees the dossier as staff.
+        Dossier.objects.select_related("household").prefetch_related("household__residents"),
         action=Action.CHANGE if write else Action.VIEW,
         pk=pk,
     )
@@ -116,7 +117,9 @@ def _context(request: HttpRequest, dossier: Dossier, **extra: Any) -> dict[str, 
     return {
         "dossier": dossier,
         "household": dossier.household,
-        "is_staff_viewer": exchange.is_staff_viewer(dossier=dossier, user=request.user),
+        "is_staff_viewer": access.is_staff_viewer(
+            request.user, residents=dossier.household.residents.all()
+        ),
         **extra,
     }
 
@@ -129,7 +132,7 @@ def _context(request: HttpRequest, dossier: Dossier, **extra: Any) -> dict[str, 
 @never_cache
 def dossier_messages(request: HttpRequest, pk: int) -> HttpResponse:
     dossier = _load(request, pk, write=request.method == "POST")
-    staff = exchange.is_staff_viewer(dossier=dossier, user=request.user)
+    staff = access.is_staff_viewer(request.user, residents=dossier.household.residents.all())
     form = MessageForm(request.POST or None, staff=staff)
     if request.method == "POST" and form.is_valid():
         try:
@@ -163,7 +166,7 @@ def dossier_messages(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 def dossier_documents(request: HttpRequest, pk: int) -> HttpResponse:
     dossier = _load(request, pk, write=request.method == "POST")
-    staff = exchange.is_staff_viewer(dossier=dossier, user=request.user)
+    staff = access.is_staff_viewer(request.user, residents=dossier.household.residents.all())
     form = DocumentForm(request.POST or None, request.FILES or None, dossier=dossier, staff=staff)
     if request.method == "POST" and form.is_valid():
         try:
@@ -225,7 +228,7 @@ def dossier_photos(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 def document_delete(request: HttpRequest, pk: int, doc_pk: int) -> HttpResponse:
     dossier = _load(request, pk, write=True)
-    if not exchange.is_staff_viewer(dossier=dossier, user=request.user):
+    if not access.is_staff_viewer(request.user, residents=dossier.household.residents.all()):
         raise Http404
     document = exchange.document_get(dossier=dossier, viewer=request.user, pk=doc_pk)
     exchange.document_delete(document=document, actor=request.user)
@@ -238,7 +241,7 @@ def document_delete(request: HttpRequest, pk: int, doc_pk: int) -> HttpResponse:
 @never_cache
 def photo_delete(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
     dossier = _load(request, pk, write=True)
-    if not exchange.is_staff_viewer(dossier=dossier, user=request.user):
+    if not access.is_staff_viewer(request.user, residents=dossier.household.residents.all()):
         raise Http404
     photo = exchange.photo_get(dossier=dossier, viewer=request.user, pk=photo_pk)
     exchange.photo_delete(photo=photo, actor=request.user)

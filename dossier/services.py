@@ -116,14 +116,6 @@ class SectionConflict(Exception):
     differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
 
-def source_for(actor: User, *, on_behalf_of_resident: bool = False) -> str:
-    """A resident's own answer, or the coach's; a coach filling in with the resident
-    records the resident's answer (with the coach as the one who typed it)."""
-    if access.is_resident(actor) or on_behalf_of_resident:
-        return Source.RESIDENT
-    return Source.COACH
-
-
 def as_text(value: Any) -> str:
     """A stored value as text for the source record ("" for not answered)."""
     if value is None:
@@ -222,8 +214,10 @@ def section_save(
     # The row lock serialises two saves of the same topic; the version check then
     # tells the second one that it started from an older state.
     row = DossierSection.objects.select_for_update().get(dossier=dossier, section=section)
-    source = source_for(actor, on_behalf_of_resident=on_behalf_of_resident)
-    is_staff_editor = not access.is_resident(actor)
+    is_staff_editor = access.is_staff_viewer(actor, residents=dossier.household.residents.all())
+    # A coach filling in with the resident records the resident's answer (with the coach
+    # as the one who typed it).
+    source = Source.COACH if is_staff_editor and not on_behalf_of_resident else Source.RESIDENT
     fresh = Dossier.objects.get(pk=dossier.pk)
     allowed = set(SECTION_FIELDS[section])
     changes: dict[str, tuple[Any, Any]] = {}
