@@ -1,7 +1,7 @@
 """Services and selectors for what coach and resident exchange in a dossier.
 
-Messages, documents and photos. Staff-only messages and documents are filtered here, in
-every read, so no page or API can show them to a resident by forgetting a check.
+Messages, documents and photos. Staff-only messages, documents and photos are filtered
+here, in every read, so no page or API can show them to a resident by forgetting a check.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def document_get(*, dossier: Dossier, viewer: User, pk: int) -> Document:
 def photo_list(*, dossier: Dossier, viewer: User) -> QuerySet[Photo]:
     return (
         Photo.objects.visible_to(viewer)
-        .filter(dossier=dossier)
+        .filter(dossier=dossier, visibility__in=_visibilities_for(dossier=dossier, user=viewer))
         .select_related("component", "measure__measure_type", "taken_by")
     )
 
@@ -255,8 +255,16 @@ def photo_add(
     component: BuildingComponent | None = None,
     measure: DossierMeasure | None = None,
     caption: str = "",
+    visibility: str = Visibility.SHARED,
 ) -> Photo:
-    """Re-encode the photo without metadata, make its thumbnail and store both."""
+    """Re-encode the photo without metadata, make its thumbnail and store both.
+
+    A resident's photo is always shared; staff may keep one to staff.
+    """
+    if visibility not in Visibility.values:
+        raise ValidationError(_("Choose who may see the photo."), code="visibility")
+    if not access.is_staff_viewer(taken_by, residents=dossier.household.residents.all()):
+        visibility = Visibility.SHARED
     if component is not None and component.dossier_id != dossier.pk:
         raise ValidationError(_("This part of the home is not part of this dossier."))
     _check_measure(dossier=dossier, measure=measure)
@@ -268,6 +276,7 @@ def photo_add(
         component=component,
         measure=measure,
         caption=caption.strip()[:200],
+        visibility=visibility,
         taken_by=taken_by,
     )
     photo.image.save("photo.jpg", ContentFile(clean.content), save=False)

@@ -1,8 +1,8 @@
 """Pages for messages, documents and photos of one dossier, and the views that serve files.
 
 Every view loads the dossier through the access module first; a file is loaded through
-the dossier's own selector, so staff-only documents stay invisible to residents even
-when someone types their URL.
+the dossier's own selector, so staff-only documents and photos stay invisible to
+residents even when someone types their URL.
 """
 
 from __future__ import annotations
@@ -90,12 +90,17 @@ class PhotoForm(forms.Form):
         empty_label=_("(none)"),
     )
     caption = forms.CharField(label=_("Caption"), max_length=200, required=False)
+    staff_only = forms.BooleanField(
+        label=_("Only for staff (the residents do not see this photo)"), required=False
+    )
 
-    def __init__(self, *args: Any, dossier: Dossier, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, dossier: Dossier, staff: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["component"].queryset = dossier.components.all()
         self.fields["component"].label_from_instance = lambda c: capfirst(c.get_kind_display())
         self.fields["measure"].queryset = dossier.measures.select_related("measure_type")
+        if not staff:
+            del self.fields["staff_only"]
 
 
 def _add_errors(form: forms.Form, field: str, error: ValidationError) -> None:
@@ -199,7 +204,8 @@ def dossier_documents(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 def dossier_photos(request: HttpRequest, pk: int) -> HttpResponse:
     dossier = _load(request, pk, write=request.method == "POST")
-    form = PhotoForm(request.POST or None, request.FILES or None, dossier=dossier)
+    staff = access.is_staff_viewer(request.user, residents=dossier.household.residents.all())
+    form = PhotoForm(request.POST or None, request.FILES or None, dossier=dossier, staff=staff)
     if request.method == "POST" and form.is_valid():
         try:
             exchange.photo_add(
@@ -209,6 +215,9 @@ def dossier_photos(request: HttpRequest, pk: int) -> HttpResponse:
                 component=form.cleaned_data["component"],
                 measure=form.cleaned_data["measure"],
                 caption=form.cleaned_data["caption"],
+                visibility=(
+                    Visibility.STAFF if form.cleaned_data.get("staff_only") else Visibility.SHARED
+                ),
             )
         except ValidationError as error:
             _add_errors(form, "image", error)

@@ -150,8 +150,8 @@ class DossierPage:
 def dossier_page(*, viewer: User, pk: int) -> DossierPage:
     """One dossier the viewer may see (Http404 otherwise) with all its rows for the page."""
     # Load (and check) the dossier with its residents first: they decide whether the
-    # viewer sees it as staff. Staff-only messages and documents are then never loaded
-    # for a resident, so no template or serializer can show them by mistake.
+    # viewer sees it as staff. Staff-only messages, documents and photos are then never
+    # loaded for a resident, so no template or serializer can show them by mistake.
     dossier = access.get_for(viewer, dossier_base().prefetch_related("household__residents"), pk=pk)
     staff = access.is_staff_viewer(viewer, residents=dossier.household.residents.all())
     shared = Q() if staff else Q(visibility=Visibility.SHARED)
@@ -174,10 +174,11 @@ def dossier_page(*, viewer: User, pk: int) -> DossierPage:
             "documents",
             queryset=Document.objects.filter(shared).select_related("uploaded_by"),
         ),
-        # Photos have no visibility of their own: a resident sees every photo of the home.
         Prefetch(
             "photos",
-            queryset=Photo.objects.select_related("component", "measure__measure_type", "taken_by"),
+            queryset=Photo.objects.filter(shared).select_related(
+                "component", "measure__measure_type", "taken_by"
+            ),
         ),
     )
     records: dict[str, dict[str, ValueRecord]] = {}

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import resolve, reverse
 from PIL import ExifTags, Image
 
-from dossier import exchange, exchange_views, uploads
+from dossier import exchange, exchange_views, selectors, uploads
 from dossier.models import Document, Message, MessageRead, Photo
 from dossier.models.exchange import DocumentKind, Visibility
 
@@ -529,6 +529,79 @@ def test_it_lets_staff_delete_a_photo_and_its_files(
         assert login(cast.coordinator).post(url).status_code == 302
     assert not Photo.objects.exists()
     assert not any(default_storage.exists(n) for n in names)
+
+
+def staff_only_photo(cast) -> Photo:
+    return add_photo(cast.household_a, cast.alice, caption="Scheur", visibility=Visibility.STAFF)
+
+
+def photo_file_urls(household, photo: Photo) -> list[str]:
+    pk = household.dossier.pk
+    return [
+        reverse("dossier:photo-image", args=[pk, photo.pk]),
+        reverse("dossier:photo-thumbnail", args=[pk, photo.pk]),
+    ]
+
+
+def test_it_lets_staff_keep_a_photo_to_staff_through_the_page(cast, login):
+    response = login(cast.alice).post(
+        photos_url(cast.household_a), {"image": upload(jpeg()), "staff_only": "on"}
+    )
+    assert response.status_code == 302
+    assert Photo.objects.get().visibility == Visibility.STAFF
+
+
+@pytest.mark.parametrize("who", ["alice", "coordinator"])
+def test_it_shows_a_staff_only_photo_to_staff(cast, login, who):
+    photo = staff_only_photo(cast)
+    client = login(getattr(cast, who))
+    page = client.get(photos_url(cast.household_a)).text
+    assert "Scheur" in page and "Alleen voor medewerkers" in page
+    for url in photo_file_urls(cast.household_a, photo):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        b"".join(response.streaming_content)
+
+
+def test_it_hides_a_staff_only_photo_from_the_resident_in_lists_and_by_url(cast, login):
+    photo = staff_only_photo(cast)
+    shared = add_photo(cast.household_a, cast.alice, caption="Gevel")
+    client = login(cast.resident)
+    page = client.get(photos_url(cast.household_a)).text
+    assert "Gevel" in page and "Scheur" not in page
+    for url in photo_file_urls(cast.household_a, photo):
+        assert client.get(url).status_code == 404, url
+    for url in photo_file_urls(cast.household_a, shared):
+        assert client.get(url).status_code == 200, url
+    dossier_page = selectors.dossier_page(viewer=cast.resident, pk=cast.household_a.dossier.pk)
+    assert [p.pk for p in dossier_page.photos] == [shared.pk]
+    staff_page = selectors.dossier_page(viewer=cast.alice, pk=cast.household_a.dossier.pk)
+    assert {p.pk for p in staff_page.photos} == {photo.pk, shared.pk}
+
+
+@pytest.mark.parametrize("who", ["charlie", "coordinator_b", "bob"])
+def test_it_answers_404_for_a_staff_only_photo_to_other_staff(cast, login, who):
+    photo = staff_only_photo(cast)
+    client = login(getattr(cast, who))
+    assert client.get(photos_url(cast.household_a)).status_code == 404
+    for url in photo_file_urls(cast.household_a, photo):
+        assert client.get(url).status_code == 404, url
+
+
+def test_it_sends_an_anonymous_visitor_to_the_login_for_a_staff_only_photo(cast, client):
+    photo = staff_only_photo(cast)
+    for url in photo_file_urls(cast.household_a, photo):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_it_shares_every_photo_a_resident_takes(cast, login):
+    client = login(cast.resident)
+    assert "staff_only" not in client.get(photos_url(cast.household_a)).text
+    client.post(photos_url(cast.household_a), {"image": upload(jpeg()), "staff_only": "on"})
+    add_photo(cast.household_a, cast.resident, visibility=Visibility.STAFF)
+    assert list(Photo.objects.values_list("visibility", flat=True)) == ["shared", "shared"]
 
 
 def test_it_offers_the_camera_on_the_photo_form(cast, login):
