@@ -23,7 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts import access
-from dossier import uploads
+from dossier import storage, uploads
 from dossier.models import (
     BuildingComponent,
     Document,
@@ -243,6 +243,8 @@ def document_add(
     except BaseException:
         _delete_files_now(document.file.name)
         raise
+    # The request around this service can still roll the row back after it returns.
+    storage.delete_on_rollback(document, document.file.name)
     return document
 
 
@@ -279,13 +281,15 @@ def photo_add(
         visibility=visibility,
         taken_by=taken_by,
     )
-    photo.image.save("photo.jpg", ContentFile(clean.content), save=False)
-    photo.thumbnail.save("thumbnail.jpg", ContentFile(clean.thumbnail), save=False)
     try:
+        photo.image.save("photo.jpg", ContentFile(clean.content), save=False)
+        photo.thumbnail.save("thumbnail.jpg", ContentFile(clean.thumbnail), save=False)
         photo.save()
     except BaseException:
         _delete_files_now(photo.image.name, photo.thumbnail.name)
         raise
+    # The request around this service can still roll the row back after it returns.
+    storage.delete_on_rollback(photo, photo.image.name, photo.thumbnail.name)
     return photo
 
 

@@ -9,10 +9,11 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.urls import resolve, reverse
 from PIL import ExifTags, Image
 
-from dossier import exchange, exchange_views, selectors, uploads
+from dossier import exchange, exchange_views, selectors, storage, uploads
 from dossier.models import Document, Message, MessageRead, Photo
 from dossier.models.exchange import DocumentKind, Visibility
 
@@ -602,6 +603,80 @@ def test_it_shares_every_photo_a_resident_takes(cast, login):
     client.post(photos_url(cast.household_a), {"image": upload(jpeg()), "staff_only": "on"})
     add_photo(cast.household_a, cast.resident, visibility=Visibility.STAFF)
     assert list(Photo.objects.values_list("visibility", flat=True)) == ["shared", "shared"]
+
+
+def fail_after_the_service(monkeypatch) -> None:
+    """Make the upload views fail after the service stored the file and its row."""
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the request fails after the upload")
+
+    monkeypatch.setattr(exchange_views.messages, "success", fail)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_deletes_the_files_of_a_request_that_rolls_back(cast, login, media, monkeypatch):
+    fail_after_the_service(monkeypatch)
+    client = login(cast.alice)
+    with pytest.raises(RuntimeError):
+        client.post(photos_url(cast.household_a), {"image": upload(jpeg())})
+    pdf = upload(PDF, "offerte.pdf", "application/pdf")
+    with pytest.raises(RuntimeError):
+        client.post(
+            documents_url(cast.household_a), {"file": pdf, "kind": "quote", "title": "Offerte"}
+        )
+    # ATOMIC_REQUESTS rolled both rows back; their files must not stay behind.
+    assert not Photo.objects.exists() and not Document.objects.exists()
+    assert stored_files(media) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_files_of_a_request_that_commits(cast, login, media):
+    response = login(cast.alice).post(photos_url(cast.household_a), {"image": upload(jpeg())})
+    assert response.status_code == 302
+    photo = Photo.objects.get()
+    assert sorted(stored_files(media)) == sorted(
+        media / name for name in (photo.image.name, photo.thumbnail.name)
+    )
+
+    # An earlier on_commit callback that raises stops the later ones, including the one
+    # that marks the files as committed: the database still decides that they stay.
+    def broken() -> None:
+        raise RuntimeError("a callback registered earlier fails")
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        transaction.on_commit(broken)
+        other = add_photo(cast.household_a, cast.alice)
+    storage.delete_rolled_back_files()
+    assert Photo.objects.filter(pk=other.pk).exists()
+    assert default_storage.exists(other.image.name)
+
+
+def test_it_deletes_the_files_of_a_rolled_back_savepoint_at_the_end_of_the_request(
+    cast, login, media, monkeypatch
+):
+    # Inside the test's transaction the request's is a savepoint; rolling it back is
+    # enough to know the row is gone for good.
+    fail_after_the_service(monkeypatch)
+    with pytest.raises(RuntimeError):
+        login(cast.alice).post(photos_url(cast.household_a), {"image": upload(jpeg())})
+    assert not Photo.objects.exists()
+    assert stored_files(media) == []
+
+
+def test_it_keeps_the_files_of_a_row_whose_transaction_is_still_open(cast, media):
+    photo = add_photo(cast.household_a, cast.alice)
+    # A request ends while the caller's transaction (here the test's) is still open.
+    storage.delete_rolled_back_files()
+    assert default_storage.exists(photo.image.name)
+    assert default_storage.exists(photo.thumbnail.name)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        other = add_photo(cast.household_a, cast.alice)
+        raise RuntimeError("the caller fails after the upload")
+    storage.delete_rolled_back_files()
+    assert not default_storage.exists(other.image.name)
+    assert not default_storage.exists(other.thumbnail.name)
+    assert default_storage.exists(photo.image.name)
 
 
 def test_it_offers_the_camera_on_the_photo_form(cast, login):
