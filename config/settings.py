@@ -113,6 +113,7 @@ FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
 }
+# Every request is one transaction: what a view wrote is undone when it fails.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A fresh clone has no var/ yet; SQLite cannot create the directory itself.
@@ -124,6 +125,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # With IMMEDIATE, ATOMIC_REQUESTS would take the one write lock for every request,
+    # page views included, and serialise the whole site under gunicorn. Only requests
+    # that may write (POST, PUT, PATCH, DELETE) get a request transaction here; reads run
+    # in autocommit beside them (WAL), and the few writes a GET makes (read marks,
+    # sessions) are single statements. Relying on the services' own atomic blocks alone
+    # would instead keep half of a POST whose view fails after its first service.
+    DATABASES["default"]["ATOMIC_REQUESTS"] = False
+    # Last, so that it wraps the view and little else, like ATOMIC_REQUESTS.
+    MIDDLEWARE.append("config.middleware.WriteRequestTransactionMiddleware")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
