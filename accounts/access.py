@@ -94,6 +94,19 @@ def is_resident(user: User) -> bool:
     return _active(user) and not roles_by_organisation(user) and not user.is_staff
 
 
+def is_staff_viewer(user: User, *, residents: Iterable[User]) -> bool:
+    """True when the user looks at a home as staff rather than as one of its residents.
+
+    residents: the people who live in the home (`household.residents.all()`; prefetch it
+    to save the query). Someone who works for an initiative and also lives in this home
+    sees it as a resident: their own home's staff-only notes stay hidden from them. This
+    says nothing about access; load the object through get_for() first.
+    """
+    if not _active(user) or is_resident(user):
+        return False
+    return all(resident.pk != user.pk for resident in residents)
+
+
 def policy_of(model: type[models.Model]) -> Policy:
     policy = getattr(model, "access_policy", None)
     if policy is None:

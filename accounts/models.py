@@ -4,6 +4,7 @@ from typing import ClassVar
 
 from auditlog.registry import auditlog
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -187,8 +188,6 @@ class Membership(models.Model):
         return f"{self.user} – {self.get_role_display()} – {self.organisation}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         if self.organisation_id and self.role not in ROLES_BY_KIND[self.organisation.kind]:
             raise ValidationError(
                 {"role": _("This role does not exist in an organisation of this kind.")}

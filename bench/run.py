@@ -45,9 +45,9 @@ WRK_REPORT = ROOT / "bench" / "report.lua"
 SETUP_TIMEOUT = 300
 START_TIMEOUT = 30
 # A request counts as failed only when it takes longer than gunicorn would let a worker
-# run (its default timeout). On SQLite every request holds the write lock for its whole
-# length (ATOMIC_REQUESTS with IMMEDIATE transactions), so with pages of a second or
-# more one worker can wait several seconds for the other: that is latency, not failure.
+# run (its default timeout). On SQLite a writing request holds the write lock for its
+# whole length (an IMMEDIATE transaction, config/middleware.py), so one worker can wait
+# several seconds for another: that is latency, not failure.
 REQUEST_TIMEOUT = 30
 
 

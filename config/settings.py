@@ -26,6 +26,9 @@ if PRODUCTION:
     # No default: a production process without its own key must not start.
     SECRET_KEY = env.str("DJANGO_SECRET_KEY")
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+    # The address in links that mails and tasks send; never taken from a request's Host
+    # header, which the sender of a request chooses.
+    SITE_URL = env.str("SITE_URL").rstrip("/")
 else:
     SECRET_KEY = env.str(
         "DJANGO_SECRET_KEY", default="development-only-key-never-used-in-production-0123456789"
@@ -33,6 +36,7 @@ else:
     ALLOWED_HOSTS = env.list(
         "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"]
     )
+    SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -109,6 +113,7 @@ FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
 }
+# Every request is one transaction: what a view wrote is undone when it fails.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A fresh clone has no var/ yet; SQLite cannot create the directory itself.
@@ -120,6 +125,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # With IMMEDIATE, ATOMIC_REQUESTS would take the one write lock for every request,
+    # page views included, and serialise the whole site under gunicorn. Only requests
+    # that may write (POST, PUT, PATCH, DELETE) get a request transaction here; reads run
+    # in autocommit beside them (WAL), and the few writes a GET makes (read marks,
+    # sessions) are single statements. Relying on the services' own atomic blocks alone
+    # would instead keep half of a POST whose view fails after its first service.
+    DATABASES["default"]["ATOMIC_REQUESTS"] = False
+    # Last, so that it wraps the view and little else, like ATOMIC_REQUESTS.
+    MIDDLEWARE.append("config.middleware.WriteRequestTransactionMiddleware")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

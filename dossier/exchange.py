@@ -1,7 +1,7 @@
 """Services and selectors for what coach and resident exchange in a dossier.
 
-Messages, documents and photos. Staff-only messages and documents are filtered here, in
-every read, so no page or API can show them to a resident by forgetting a check.
+Messages, documents and photos. Staff-only messages, documents and photos are filtered
+here, in every read, so no page or API can show them to a resident by forgetting a check.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -22,7 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts import access
-from dossier import uploads
+from dossier import storage, uploads
 from dossier.models import (
     BuildingComponent,
     Document,
@@ -46,16 +47,8 @@ logger = logging.getLogger(__name__)
 DUPLICATE_WINDOW = timedelta(seconds=30)
 
 
-def is_staff_viewer(*, dossier: Dossier, user: User) -> bool:
-    """True for the coach or coordinator of this dossier, False for its residents."""
-    if access.is_resident(user):
-        return False
-    # Someone who works for an initiative and also lives in this home sees it as a resident.
-    return not dossier.household.residents.filter(pk=user.pk).exists()
-
-
 def _visibilities_for(*, dossier: Dossier, user: User) -> list[str]:
-    if is_staff_viewer(dossier=dossier, user=user):
+    if access.is_staff_viewer(user, residents=dossier.household.residents.all()):
         return [Visibility.SHARED, Visibility.STAFF]
     return [Visibility.SHARED]
 
@@ -98,7 +91,7 @@ def document_get(*, dossier: Dossier, viewer: User, pk: int) -> Document:
 def photo_list(*, dossier: Dossier, viewer: User) -> QuerySet[Photo]:
     return (
         Photo.objects.visible_to(viewer)
-        .filter(dossier=dossier)
+        .filter(dossier=dossier, visibility__in=_visibilities_for(dossier=dossier, user=viewer))
         .select_related("component", "measure__measure_type", "taken_by")
     )
 
@@ -114,7 +107,7 @@ def _notify_recipients(*, message: Message) -> list[str]:
     household = message.dossier.household
     if message.visibility == Visibility.STAFF:
         return []
-    if is_staff_viewer(dossier=message.dossier, user=message.author):
+    if access.is_staff_viewer(message.author, residents=household.residents.all()):
         people = list(household.residents.filter(is_active=True))
     else:
         coach = household.assigned_coach
@@ -137,21 +130,18 @@ def _send_notifications(*, recipients: list[str], link: str) -> None:
 
 
 @transaction.atomic
-def message_send(
-    *, dossier: Dossier, author: User, body: str, visibility: str, site_url: str = ""
-) -> Message:
+def message_send(*, dossier: Dossier, author: User, body: str, visibility: str) -> Message:
     """Store a message and, after commit, tell the other side that there is one.
 
     A resident's message is always shared. The same text sent again by the same person
     within DUPLICATE_WINDOW returns the first message instead of storing a second one.
-    site_url ("https://example.org") makes the link in the notification absolute.
     """
     body = body.strip()
     if not body:
         raise ValidationError(_("Write a message first."), code="empty")
     if visibility not in Visibility.values:
         raise ValidationError(_("Choose who may read the message."), code="visibility")
-    if not is_staff_viewer(dossier=dossier, user=author):
+    if not access.is_staff_viewer(author, residents=dossier.household.residents.all()):
         visibility = Visibility.SHARED
     # The row lock makes two simultaneous submits of one form wait for each other, so
     # the second one finds the first message.
@@ -176,7 +166,8 @@ def message_send(
     MessageRead.objects.create(message=message, user=author)
     recipients = _notify_recipients(message=message)
     if recipients:
-        link = site_url.rstrip("/") + reverse("dossier:dossier-messages", args=[dossier.pk])
+        # SITE_URL, not the request's Host header: whoever sends a request chooses that.
+        link = settings.SITE_URL + reverse("dossier:dossier-messages", args=[dossier.pk])
         transaction.on_commit(lambda: _send_notifications(recipients=recipients, link=link))
     return message
 
@@ -230,7 +221,7 @@ def document_add(
         raise ValidationError(_("Choose the kind of document."), code="kind")
     if visibility not in Visibility.values:
         raise ValidationError(_("Choose who may see the document."), code="visibility")
-    if not is_staff_viewer(dossier=dossier, user=uploaded_by):
+    if not access.is_staff_viewer(uploaded_by, residents=dossier.household.residents.all()):
         visibility = Visibility.SHARED
     _check_measure(dossier=dossier, measure=measure)
     clean = uploads.clean_document(upload)
@@ -252,6 +243,8 @@ def document_add(
     except BaseException:
         _delete_files_now(document.file.name)
         raise
+    # The request around this service can still roll the row back after it returns.
+    storage.delete_on_rollback(document, document.file.name)
     return document
 
 
@@ -264,8 +257,16 @@ def photo_add(
     component: BuildingComponent | None = None,
     measure: DossierMeasure | None = None,
     caption: str = "",
+    visibility: str = Visibility.SHARED,
 ) -> Photo:
-    """Re-encode the photo without metadata, make its thumbnail and store both."""
+    """Re-encode the photo without metadata, make its thumbnail and store both.
+
+    A resident's photo is always shared; staff may keep one to staff.
+    """
+    if visibility not in Visibility.values:
+        raise ValidationError(_("Choose who may see the photo."), code="visibility")
+    if not access.is_staff_viewer(taken_by, residents=dossier.household.residents.all()):
+        visibility = Visibility.SHARED
     if component is not None and component.dossier_id != dossier.pk:
         raise ValidationError(_("This part of the home is not part of this dossier."))
     _check_measure(dossier=dossier, measure=measure)
@@ -277,22 +278,25 @@ def photo_add(
         component=component,
         measure=measure,
         caption=caption.strip()[:200],
+        visibility=visibility,
         taken_by=taken_by,
     )
-    photo.image.save("photo.jpg", ContentFile(clean.content), save=False)
-    photo.thumbnail.save("thumbnail.jpg", ContentFile(clean.thumbnail), save=False)
     try:
+        photo.image.save("photo.jpg", ContentFile(clean.content), save=False)
+        photo.thumbnail.save("thumbnail.jpg", ContentFile(clean.thumbnail), save=False)
         photo.save()
     except BaseException:
         _delete_files_now(photo.image.name, photo.thumbnail.name)
         raise
+    # The request around this service can still roll the row back after it returns.
+    storage.delete_on_rollback(photo, photo.image.name, photo.thumbnail.name)
     return photo
 
 
 @transaction.atomic
 def document_delete(*, document: Document, actor: User) -> None:
     """Staff remove a document; the file goes once the row is gone for good."""
-    if not is_staff_viewer(dossier=document.dossier, user=actor):
+    if not access.is_staff_viewer(actor, residents=document.dossier.household.residents.all()):
         raise PermissionError("only staff delete documents")
     name = document.file.name
     document.delete()
@@ -301,7 +305,7 @@ def document_delete(*, document: Document, actor: User) -> None:
 
 @transaction.atomic
 def photo_delete(*, photo: Photo, actor: User) -> None:
-    if not is_staff_viewer(dossier=photo.dossier, user=actor):
+    if not access.is_staff_viewer(actor, residents=photo.dossier.household.residents.all()):
         raise PermissionError("only staff delete photos")
     names = (photo.image.name, photo.thumbnail.name)
     photo.delete()

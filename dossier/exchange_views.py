@@ -1,8 +1,8 @@
 """Pages for messages, documents and photos of one dossier, and the views that serve files.
 
 Every view loads the dossier through the access module first; a file is loaded through
-the dossier's own selector, so staff-only documents stay invisible to residents even
-when someone types their URL.
+the dossier's own selector, so staff-only documents and photos stay invisible to
+residents even when someone types their URL.
 """
 
 from __future__ import annotations
@@ -90,12 +90,17 @@ class PhotoForm(forms.Form):
         empty_label=_("(none)"),
     )
     caption = forms.CharField(label=_("Caption"), max_length=200, required=False)
+    staff_only = forms.BooleanField(
+        label=_("Only for staff (the residents do not see this photo)"), required=False
+    )
 
-    def __init__(self, *args: Any, dossier: Dossier, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, dossier: Dossier, staff: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["component"].queryset = dossier.components.all()
         self.fields["component"].label_from_instance = lambda c: capfirst(c.get_kind_display())
         self.fields["measure"].queryset = dossier.measures.select_related("measure_type")
+        if not staff:
+            del self.fields["staff_only"]
 
 
 def _add_errors(form: forms.Form, field: str, error: ValidationError) -> None:
@@ -106,7 +111,8 @@ def _add_errors(form: forms.Form, field: str, error: ValidationError) -> None:
 def _load(request: HttpRequest, pk: int, *, write: bool = False) -> Dossier:
     return access.get_for(
         request.user,
-        Dossier.objects.select_related("household"),
+        # The residents decide whether the viewer sees the dossier as staff.
+        Dossier.objects.select_related("household").prefetch_related("household__residents"),
         action=Action.CHANGE if write else Action.VIEW,
         pk=pk,
     )
@@ -116,7 +122,9 @@ def _context(request: HttpRequest, dossier: Dossier, **extra: Any) -> dict[str, 
     return {
         "dossier": dossier,
         "household": dossier.household,
-        "is_staff_viewer": exchange.is_staff_viewer(dossier=dossier, user=request.user),
+        "is_staff_viewer": access.is_staff_viewer(
+            request.user, residents=dossier.household.residents.all()
+        ),
         **extra,
     }
 
@@ -129,7 +137,7 @@ def _context(request: HttpRequest, dossier: Dossier, **extra: Any) -> dict[str, 
 @never_cache
 def dossier_messages(request: HttpRequest, pk: int) -> HttpResponse:
     dossier = _load(request, pk, write=request.method == "POST")
-    staff = exchange.is_staff_viewer(dossier=dossier, user=request.user)
+    staff = access.is_staff_viewer(request.user, residents=dossier.household.residents.all())
     form = MessageForm(request.POST or None, staff=staff)
     if request.method == "POST" and form.is_valid():
         try:
@@ -140,7 +148,6 @@ def dossier_messages(request: HttpRequest, pk: int) -> HttpResponse:
                 visibility=(
                     Visibility.STAFF if form.cleaned_data.get("staff_only") else Visibility.SHARED
                 ),
-                site_url=request.build_absolute_uri("/"),
             )
         except ValidationError as error:
             _add_errors(form, "body", error)
@@ -164,7 +171,7 @@ def dossier_messages(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 def dossier_documents(request: HttpRequest, pk: int) -> HttpResponse:
     dossier = _load(request, pk, write=request.method == "POST")
-    staff = exchange.is_staff_viewer(dossier=dossier, user=request.user)
+    staff = access.is_staff_viewer(request.user, residents=dossier.household.residents.all())
     form = DocumentForm(request.POST or None, request.FILES or None, dossier=dossier, staff=staff)
     if request.method == "POST" and form.is_valid():
         try:
@@ -197,7 +204,8 @@ def dossier_documents(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 def dossier_photos(request: HttpRequest, pk: int) -> HttpResponse:
     dossier = _load(request, pk, write=request.method == "POST")
-    form = PhotoForm(request.POST or None, request.FILES or None, dossier=dossier)
+    staff = access.is_staff_viewer(request.user, residents=dossier.household.residents.all())
+    form = PhotoForm(request.POST or None, request.FILES or None, dossier=dossier, staff=staff)
     if request.method == "POST" and form.is_valid():
         try:
             exchange.photo_add(
@@ -207,6 +215,9 @@ def dossier_photos(request: HttpRequest, pk: int) -> HttpResponse:
                 component=form.cleaned_data["component"],
                 measure=form.cleaned_data["measure"],
                 caption=form.cleaned_data["caption"],
+                visibility=(
+                    Visibility.STAFF if form.cleaned_data.get("staff_only") else Visibility.SHARED
+                ),
             )
         except ValidationError as error:
             _add_errors(form, "image", error)
@@ -226,7 +237,7 @@ def dossier_photos(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 def document_delete(request: HttpRequest, pk: int, doc_pk: int) -> HttpResponse:
     dossier = _load(request, pk, write=True)
-    if not exchange.is_staff_viewer(dossier=dossier, user=request.user):
+    if not access.is_staff_viewer(request.user, residents=dossier.household.residents.all()):
         raise Http404
     document = exchange.document_get(dossier=dossier, viewer=request.user, pk=doc_pk)
     exchange.document_delete(document=document, actor=request.user)
@@ -239,7 +250,7 @@ def document_delete(request: HttpRequest, pk: int, doc_pk: int) -> HttpResponse:
 @never_cache
 def photo_delete(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
     dossier = _load(request, pk, write=True)
-    if not exchange.is_staff_viewer(dossier=dossier, user=request.user):
+    if not access.is_staff_viewer(request.user, residents=dossier.household.residents.all()):
         raise Http404
     photo = exchange.photo_get(dossier=dossier, viewer=request.user, pk=photo_pk)
     exchange.photo_delete(photo=photo, actor=request.user)

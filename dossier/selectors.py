@@ -3,7 +3,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Count,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    prefetch_related_objects,
+)
 
 from accounts import access
 from accounts.access import roles_by_organisation
@@ -141,10 +149,12 @@ class DossierPage:
 
 def dossier_page(*, viewer: User, pk: int) -> DossierPage:
     """One dossier the viewer may see (Http404 otherwise) with all its rows for the page."""
-    # Staff-only messages and documents are never loaded for a resident, so no template
-    # or serializer can show them by mistake.
-    resident = access.is_resident(viewer)
-    shared = Q(visibility=Visibility.SHARED) if resident else Q()
+    # Load (and check) the dossier with its residents first: they decide whether the
+    # viewer sees it as staff. Staff-only messages, documents and photos are then never
+    # loaded for a resident, so no template or serializer can show them by mistake.
+    dossier = access.get_for(viewer, dossier_base().prefetch_related("household__residents"), pk=pk)
+    staff = access.is_staff_viewer(viewer, residents=dossier.household.residents.all())
+    shared = Q() if staff else Q(visibility=Visibility.SHARED)
     messages = (
         Message.objects.filter(shared)
         .select_related("author")
@@ -153,8 +163,8 @@ def dossier_page(*, viewer: User, pk: int) -> DossierPage:
         )
         .order_by("created_at", "pk")
     )
-    queryset = dossier_base().prefetch_related(
-        "household__residents",
+    prefetch_related_objects(
+        [dossier],
         Prefetch("sections", queryset=DossierSection.objects.select_related("updated_by")),
         "components",
         Prefetch("measures", queryset=DossierMeasure.objects.select_related("measure_type")),
@@ -164,13 +174,13 @@ def dossier_page(*, viewer: User, pk: int) -> DossierPage:
             "documents",
             queryset=Document.objects.filter(shared).select_related("uploaded_by"),
         ),
-        # Photos have no visibility of their own: a resident sees every photo of the home.
         Prefetch(
             "photos",
-            queryset=Photo.objects.select_related("component", "measure__measure_type", "taken_by"),
+            queryset=Photo.objects.filter(shared).select_related(
+                "component", "measure__measure_type", "taken_by"
+            ),
         ),
     )
-    dossier = access.get_for(viewer, queryset, pk=pk)
     records: dict[str, dict[str, ValueRecord]] = {}
     for record in dossier.value_records.all():
         records.setdefault(record.field, {})[record.source] = record

@@ -12,10 +12,22 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from accounts import access
+from dossier import tasks
 from dossier.models import (
     BuildingComponent,
     ComponentKind,
@@ -104,14 +116,6 @@ class SectionConflict(Exception):
     submitted_version: int
     # field key -> (value stored now, value the editor submitted), for differing fields
     differences: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-
-
-def source_for(actor: User, *, on_behalf_of_resident: bool = False) -> str:
-    """A resident's own answer, or the coach's; a coach filling in with the resident
-    records the resident's answer (with the coach as the one who typed it)."""
-    if access.is_resident(actor) or on_behalf_of_resident:
-        return Source.RESIDENT
-    return Source.COACH
 
 
 def as_text(value: Any) -> str:
@@ -212,8 +216,10 @@ def section_save(
     # The row lock serialises two saves of the same topic; the version check then
     # tells the second one that it started from an older state.
     row = DossierSection.objects.select_for_update().get(dossier=dossier, section=section)
-    source = source_for(actor, on_behalf_of_resident=on_behalf_of_resident)
-    is_staff_editor = not access.is_resident(actor)
+    is_staff_editor = access.is_staff_viewer(actor, residents=dossier.household.residents.all())
+    # A coach filling in with the resident records the resident's answer (with the coach
+    # as the one who typed it).
+    source = Source.COACH if is_staff_editor and not on_behalf_of_resident else Source.RESIDENT
     fresh = Dossier.objects.get(pk=dossier.pk)
     allowed = set(SECTION_FIELDS[section])
     changes: dict[str, tuple[Any, Any]] = {}
@@ -332,18 +338,11 @@ def dossier_submit(*, dossier: Dossier, actor: User) -> Dossier:
     return dossier
 
 
-def _invitation_send(*, user_id: int, base_url: str) -> None:
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.tokens import default_token_generator
-    from django.core.mail import send_mail
-    from django.template.loader import render_to_string
-    from django.urls import reverse
-    from django.utils.encoding import force_bytes
-    from django.utils.http import urlsafe_base64_encode
-
-    user = get_user_model().objects.get(pk=user_id)
+def invitation_send(*, user: User) -> None:
+    """Mail an invited resident the link that lets them set a password and open their dossier."""
     # The link carries only the user's id (encoded) and a token that stops working
-    # once a password is set: no name, address or e-mail address in the URL.
+    # once a password is set: no name, address or e-mail address in the URL. Its base is
+    # SITE_URL, never a request's Host header, which whoever sends the request chooses.
     path = reverse(
         "dossier:invitation-accept",
         kwargs={
@@ -352,29 +351,22 @@ def _invitation_send(*, user_id: int, base_url: str) -> None:
         },
     )
     context = {
-        "link": base_url.rstrip("/") + path,
-        "code_link": base_url.rstrip("/") + reverse("account_request_login_code"),
+        "link": settings.SITE_URL + path,
+        "code_link": settings.SITE_URL + reverse("account_request_login_code"),
     }
-    subject = render_to_string("emails/dossier-invitation-subject.txt", context).strip()
-    body = render_to_string("emails/dossier-invitation-body.txt", context)
+    # A worker has no request to take the language from.
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = render_to_string("emails/dossier-invitation-subject.txt", context).strip()
+        body = render_to_string("emails/dossier-invitation-body.txt", context)
     send_mail(subject, body, None, [user.email])
 
 
 @transaction.atomic
-def resident_invite(
-    *, dossier: Dossier, email: str, actor: User, base_url: str | None = None
-) -> User:
+def resident_invite(*, dossier: Dossier, email: str, actor: User) -> User:
     """Give a resident a login to their home's dossier and mail them a link to set a password.
 
-    base_url is the site's address for the link in the mail (the view passes the one
-    the request came in on); without it the SITE_URL setting is used.
+    The mail goes out from a task, enqueued only once this transaction commits.
     """
-    from allauth.account.models import EmailAddress
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.exceptions import ValidationError
-    from django.utils.translation import gettext as _
-
     email = email.strip().lower()
     user_model = get_user_model()
     user = user_model.objects.filter(email__iexact=email).first()
@@ -392,17 +384,14 @@ def resident_invite(
     dossier.household.residents.add(user)
     dossier.invited_at = timezone.now()
     dossier.save(update_fields=["invited_at"])
-    link_base = base_url or getattr(settings, "SITE_URL", "")
-    user_id = user.pk
-    transaction.on_commit(lambda: _invitation_send(user_id=user_id, base_url=link_base))
+    # The task message holds the id only: no address or name in the broker.
+    tasks.resident_invitation_send.delay_on_commit(user.pk)
     return user
 
 
 @transaction.atomic
 def resident_invitation_accept(*, user: User, password: str) -> User:
     """The invited resident sets a password; following the mailed link proves the address."""
-    from allauth.account.models import EmailAddress
-
     user.set_password(password)
     user.save(update_fields=["password"])
     EmailAddress.objects.filter(user=user, email__iexact=user.email).update(verified=True)

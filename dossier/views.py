@@ -109,8 +109,10 @@ STEPS: tuple[str, ...] = tuple(Section.values)
 
 def _dossier_for(request: HttpRequest, pk: int, action: str = Action.VIEW) -> Dossier:
     # Not selectors.dossier_page: saves need Action.CHANGE, and the topic pages need
-    # neither the messages nor the photos it loads.
-    return access.get_for(request.user, selectors.dossier_base(), pk=pk, action=action)
+    # neither the messages nor the photos it loads. The residents decide whether the
+    # viewer sees the dossier as staff (access.is_staff_viewer).
+    dossiers = selectors.dossier_base().prefetch_related("household__residents")
+    return access.get_for(request.user, dossiers, pk=pk, action=action)
 
 
 @dataclass
@@ -247,7 +249,7 @@ def _section_page(
     records: dict[str, list[ValueRecord]] | None = None,
 ) -> SectionPage:
     """The forms of one topic, bound to `data` when given, with sources for staff."""
-    staff = not access.is_resident(request.user)
+    staff = access.is_staff_viewer(request.user, residents=dossier.household.residents.all())
     row = dossier.sections.get(section=section)
     save_class = StaffSaveForm if staff else SaveForm
     initial = {
@@ -386,7 +388,7 @@ def dossier_overview(request: HttpRequest, pk: int) -> HttpResponse:
     dossier = _dossier_for(request, pk)
     progress = _progress(dossier)
     first_open = next((p.section for p in progress if not p.complete), STEPS[0])
-    staff = not access.is_resident(request.user)
+    staff = access.is_staff_viewer(request.user, residents=dossier.household.residents.all())
     return render(
         request,
         "dossier/dossier_overview.html",
@@ -474,7 +476,7 @@ def dossier_section(request: HttpRequest, pk: int, section: str) -> HttpResponse
 @never_cache
 def dossier_visit(request: HttpRequest, pk: int) -> HttpResponse:
     dossier = _dossier_for(request, pk)
-    if access.is_resident(request.user):
+    if not access.is_staff_viewer(request.user, residents=dossier.household.residents.all()):
         return redirect("dossier:dossier-overview", pk=pk)
     records = _records(dossier)
     pages = []
@@ -490,7 +492,7 @@ def dossier_visit(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 def dossier_value_check(request: HttpRequest, pk: int) -> HttpResponse:
     dossier = _dossier_for(request, pk, Action.CHANGE)
-    if access.is_resident(request.user):
+    if not access.is_staff_viewer(request.user, residents=dossier.household.residents.all()):
         raise PermissionDenied
     form = ValueCheckForm(request.POST)
     key = form.cleaned_data["key"] if form.is_valid() else ""
@@ -521,7 +523,7 @@ def dossier_value_check(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 def dossier_invite(request: HttpRequest, pk: int) -> HttpResponse:
     dossier = _dossier_for(request, pk, Action.CHANGE)
-    if access.is_resident(request.user):
+    if not access.is_staff_viewer(request.user, residents=dossier.household.residents.all()):
         raise PermissionDenied
     form = InviteForm(request.POST)
     if form.is_valid():
@@ -530,7 +532,6 @@ def dossier_invite(request: HttpRequest, pk: int) -> HttpResponse:
                 dossier=dossier,
                 email=form.cleaned_data["email"],
                 actor=request.user,
-                base_url=request.build_absolute_uri("/"),
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))

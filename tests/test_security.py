@@ -23,6 +23,7 @@ PRODUCTION_ENV = {
     "DJANGO_ENV": "production",
     "DJANGO_SECRET_KEY": "x" * 20 + "-a-long-random-production-like-key-for-the-check-0123456789",
     "DJANGO_ALLOWED_HOSTS": "woningdossier.example",
+    "SITE_URL": "https://woningdossier.example",
     "DATABASE_URL": "sqlite:////tmp/unused.sqlite3",
     "CACHE_URL": "redis://127.0.0.1:6379/1",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
@@ -53,6 +54,13 @@ def test_it_refuses_to_start_in_production_without_a_secret_key():
     result = run_manage("check", env=env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_it_refuses_to_start_in_production_without_a_site_url():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SITE_URL"}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert "SITE_URL" in result.stderr
 
 
 @pytest.mark.django_db

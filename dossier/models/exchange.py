@@ -161,6 +161,10 @@ class Photo(models.Model):
         verbose_name=_("measure"),
     )
     caption = models.CharField(_("caption"), max_length=200, blank=True)
+    # A coach may keep a photo to staff (e.g. of something the resident is not to see yet).
+    visibility = models.CharField(
+        _("visible to"), max_length=10, choices=Visibility.choices, default=Visibility.SHARED
+    )
     taken_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -66,6 +67,28 @@ def test_it_refuses_a_coach_assigned_across_initiatives(cast):
 def test_it_shows_nothing_to_a_deactivated_user(cast):
     User.objects.filter(pk=cast.coordinator.pk).update(is_active=False)
     assert visible(User.objects.get(pk=cast.coordinator.pk)) == set()
+
+
+def test_it_tells_staff_from_residents_of_the_home_they_look_at(cast):
+    residents = cast.household_a.residents.all()
+    assert access.is_staff_viewer(cast.alice, residents=residents)
+    assert access.is_staff_viewer(cast.coordinator, residents=residents)
+    assert not access.is_staff_viewer(cast.resident, residents=residents)
+    # A resident of another home is no staff member here either.
+    assert not access.is_staff_viewer(cast.resident, residents=[])
+    assert not access.is_staff_viewer(AnonymousUser(), residents=[])
+    cast.coordinator.is_active = False
+    assert not access.is_staff_viewer(cast.coordinator, residents=residents)
+
+
+def test_it_sees_a_coach_who_lives_in_the_home_as_its_resident(cast, django_assert_num_queries):
+    cast.household_a.residents.add(cast.alice)
+    assert not access.is_staff_viewer(cast.alice, residents=cast.household_a.residents.all())
+    assert access.is_staff_viewer(cast.alice, residents=cast.household_a2.residents.all())
+    # Prefetched residents cost no query.
+    household = Household.objects.prefetch_related("residents").get(pk=cast.household_a.pk)
+    with django_assert_num_queries(0):
+        assert not access.is_staff_viewer(cast.alice, residents=household.residents.all())
 
 
 def test_it_answers_404_for_an_object_the_user_may_not_see(cast):

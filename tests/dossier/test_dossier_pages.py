@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from dossier import exchange, selectors
 from dossier.models import (
     BuildingComponent,
     Dossier,
@@ -475,3 +476,23 @@ def test_it_returns_to_the_topic_in_visit_mode_without_javascript(cast, login):
     response = login(cast.alice).post(step(cast.household_a, "energy"), data)
     assert response.status_code == 302
     assert response["Location"] == visit(cast.household_a) + "#topic-energy"
+
+
+def test_it_treats_a_coach_who_lives_in_the_home_as_its_resident_everywhere(cast, login):
+    # One notion of "staff viewer" (access.is_staff_viewer) for every page and service.
+    household = cast.household_a
+    household.residents.add(cast.alice)
+    dossier = household.dossier
+    exchange.message_send(
+        dossier=dossier, author=cast.coordinator, body="Intern", visibility="staff"
+    )
+    client = login(cast.alice)
+    assert client.get(visit(household))["Location"] == overview(household)
+    assert "Intern" not in client.get(reverse("dossier:dossier-messages", args=[dossier.pk])).text
+    page = selectors.dossier_page(viewer=cast.alice, pk=dossier.pk)
+    assert page.messages == []
+    client.post(step(household, "energy"), form_data(household, "energy", occupants="2"))
+    record = ValueRecord.objects.get(dossier=dossier, field="occupants")
+    assert record.source == "resident" and record.recorded_by == cast.alice
+    check = reverse("dossier:value-check", args=[dossier.pk])
+    assert client.post(check, {"key": "occupants"}).status_code == 403

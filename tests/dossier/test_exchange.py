@@ -9,10 +9,11 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.urls import resolve, reverse
 from PIL import ExifTags, Image
 
-from dossier import exchange, exchange_views, uploads
+from dossier import exchange, exchange_views, selectors, storage, uploads
 from dossier.models import Document, Message, MessageRead, Photo
 from dossier.models.exchange import DocumentKind, Visibility
 
@@ -236,15 +237,20 @@ def test_it_marks_messages_read_when_the_page_is_opened(cast, login):
 
 
 def test_it_mails_the_coach_when_the_resident_writes(
-    cast, login, django_capture_on_commit_callbacks
+    cast, login, settings, django_capture_on_commit_callbacks
 ):
+    settings.SITE_URL = "https://woningdossier.example.nl"
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "elders.example"]
     with django_capture_on_commit_callbacks(execute=True):
-        login(cast.resident).post(messages_url(cast.household_a), {"body": "Geheime tekst"})
+        login(cast.resident).post(
+            messages_url(cast.household_a), {"body": "Geheime tekst"}, HTTP_HOST="elders.example"
+        )
     assert [m.to for m in mail.outbox] == [[cast.alice.email]]
     sent = mail.outbox[0]
     assert "nieuw bericht" in sent.body
-    assert messages_url(cast.household_a) in sent.body
-    assert sent.body.count("http://testserver/") == 1
+    # The link is on SITE_URL, whatever Host header the request came with.
+    assert sent.body.count("https://woningdossier.example.nl" + messages_url(cast.household_a)) == 1
+    assert "elders.example" not in sent.body
     for private in ("Geheime tekst", "Familie Alfa", cast.household_a.dwelling.street):
         assert private not in sent.body and private not in sent.subject
     assert cast.resident.get_full_name() not in sent.body
@@ -524,6 +530,153 @@ def test_it_lets_staff_delete_a_photo_and_its_files(
         assert login(cast.coordinator).post(url).status_code == 302
     assert not Photo.objects.exists()
     assert not any(default_storage.exists(n) for n in names)
+
+
+def staff_only_photo(cast) -> Photo:
+    return add_photo(cast.household_a, cast.alice, caption="Scheur", visibility=Visibility.STAFF)
+
+
+def photo_file_urls(household, photo: Photo) -> list[str]:
+    pk = household.dossier.pk
+    return [
+        reverse("dossier:photo-image", args=[pk, photo.pk]),
+        reverse("dossier:photo-thumbnail", args=[pk, photo.pk]),
+    ]
+
+
+def test_it_lets_staff_keep_a_photo_to_staff_through_the_page(cast, login):
+    response = login(cast.alice).post(
+        photos_url(cast.household_a), {"image": upload(jpeg()), "staff_only": "on"}
+    )
+    assert response.status_code == 302
+    assert Photo.objects.get().visibility == Visibility.STAFF
+
+
+@pytest.mark.parametrize("who", ["alice", "coordinator"])
+def test_it_shows_a_staff_only_photo_to_staff(cast, login, who):
+    photo = staff_only_photo(cast)
+    client = login(getattr(cast, who))
+    page = client.get(photos_url(cast.household_a)).text
+    assert "Scheur" in page and "Alleen voor medewerkers" in page
+    for url in photo_file_urls(cast.household_a, photo):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        b"".join(response.streaming_content)
+
+
+def test_it_hides_a_staff_only_photo_from_the_resident_in_lists_and_by_url(cast, login):
+    photo = staff_only_photo(cast)
+    shared = add_photo(cast.household_a, cast.alice, caption="Gevel")
+    client = login(cast.resident)
+    page = client.get(photos_url(cast.household_a)).text
+    assert "Gevel" in page and "Scheur" not in page
+    for url in photo_file_urls(cast.household_a, photo):
+        assert client.get(url).status_code == 404, url
+    for url in photo_file_urls(cast.household_a, shared):
+        assert client.get(url).status_code == 200, url
+    dossier_page = selectors.dossier_page(viewer=cast.resident, pk=cast.household_a.dossier.pk)
+    assert [p.pk for p in dossier_page.photos] == [shared.pk]
+    staff_page = selectors.dossier_page(viewer=cast.alice, pk=cast.household_a.dossier.pk)
+    assert {p.pk for p in staff_page.photos} == {photo.pk, shared.pk}
+
+
+@pytest.mark.parametrize("who", ["charlie", "coordinator_b", "bob"])
+def test_it_answers_404_for_a_staff_only_photo_to_other_staff(cast, login, who):
+    photo = staff_only_photo(cast)
+    client = login(getattr(cast, who))
+    assert client.get(photos_url(cast.household_a)).status_code == 404
+    for url in photo_file_urls(cast.household_a, photo):
+        assert client.get(url).status_code == 404, url
+
+
+def test_it_sends_an_anonymous_visitor_to_the_login_for_a_staff_only_photo(cast, client):
+    photo = staff_only_photo(cast)
+    for url in photo_file_urls(cast.household_a, photo):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_it_shares_every_photo_a_resident_takes(cast, login):
+    client = login(cast.resident)
+    assert "staff_only" not in client.get(photos_url(cast.household_a)).text
+    client.post(photos_url(cast.household_a), {"image": upload(jpeg()), "staff_only": "on"})
+    add_photo(cast.household_a, cast.resident, visibility=Visibility.STAFF)
+    assert list(Photo.objects.values_list("visibility", flat=True)) == ["shared", "shared"]
+
+
+def fail_after_the_service(monkeypatch) -> None:
+    """Make the upload views fail after the service stored the file and its row."""
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the request fails after the upload")
+
+    monkeypatch.setattr(exchange_views.messages, "success", fail)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_deletes_the_files_of_a_request_that_rolls_back(cast, login, media, monkeypatch):
+    fail_after_the_service(monkeypatch)
+    client = login(cast.alice)
+    with pytest.raises(RuntimeError):
+        client.post(photos_url(cast.household_a), {"image": upload(jpeg())})
+    pdf = upload(PDF, "offerte.pdf", "application/pdf")
+    with pytest.raises(RuntimeError):
+        client.post(
+            documents_url(cast.household_a), {"file": pdf, "kind": "quote", "title": "Offerte"}
+        )
+    # ATOMIC_REQUESTS rolled both rows back; their files must not stay behind.
+    assert not Photo.objects.exists() and not Document.objects.exists()
+    assert stored_files(media) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_files_of_a_request_that_commits(cast, login, media):
+    response = login(cast.alice).post(photos_url(cast.household_a), {"image": upload(jpeg())})
+    assert response.status_code == 302
+    photo = Photo.objects.get()
+    assert sorted(stored_files(media)) == sorted(
+        media / name for name in (photo.image.name, photo.thumbnail.name)
+    )
+
+    # An earlier on_commit callback that raises stops the later ones, including the one
+    # that marks the files as committed: the database still decides that they stay.
+    def broken() -> None:
+        raise RuntimeError("a callback registered earlier fails")
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        transaction.on_commit(broken)
+        other = add_photo(cast.household_a, cast.alice)
+    storage.delete_rolled_back_files()
+    assert Photo.objects.filter(pk=other.pk).exists()
+    assert default_storage.exists(other.image.name)
+
+
+def test_it_deletes_the_files_of_a_rolled_back_savepoint_at_the_end_of_the_request(
+    cast, login, media, monkeypatch
+):
+    # Inside the test's transaction the request's is a savepoint; rolling it back is
+    # enough to know the row is gone for good.
+    fail_after_the_service(monkeypatch)
+    with pytest.raises(RuntimeError):
+        login(cast.alice).post(photos_url(cast.household_a), {"image": upload(jpeg())})
+    assert not Photo.objects.exists()
+    assert stored_files(media) == []
+
+
+def test_it_keeps_the_files_of_a_row_whose_transaction_is_still_open(cast, media):
+    photo = add_photo(cast.household_a, cast.alice)
+    # A request ends while the caller's transaction (here the test's) is still open.
+    storage.delete_rolled_back_files()
+    assert default_storage.exists(photo.image.name)
+    assert default_storage.exists(photo.thumbnail.name)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        other = add_photo(cast.household_a, cast.alice)
+        raise RuntimeError("the caller fails after the upload")
+    storage.delete_rolled_back_files()
+    assert not default_storage.exists(other.image.name)
+    assert not default_storage.exists(other.thumbnail.name)
+    assert default_storage.exists(photo.image.name)
 
 
 def test_it_offers_the_camera_on_the_photo_form(cast, login):
