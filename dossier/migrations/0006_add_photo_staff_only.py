@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dossier', '0003_seed_measure_catalogue'),
+        ('dossier', '0005_seed_calculation_parameters'),
     ]
 
     operations = [
