@@ -1195,7 +1195,13 @@ def plan(house: House, params: Parameters, codes: Iterable[str]) -> Plan:
     Heat pumps and draught-proofing then work on the heat that is left.
     """
     singles = calculate(house, params)
-    wanted = {c for c in codes if c in MEASURE_CODES and c not in house.done}
+    # A measure that does not apply to this home (no cavity, already this good) is left
+    # out of the plan as it is out of the list of single measures.
+    wanted = {
+        c
+        for c in codes
+        if c in MEASURE_CODES and c not in house.done and singles.measure(c).applicable
+    }
     for group in ALTERNATIVES:
         both = sorted(wanted & group, key=lambda c: -singles.measure(c).savings_eur_per_year.value)
         wanted -= set(both[1:])

@@ -163,6 +163,18 @@ def test_a_plan_does_not_count_one_saving_twice(params):
     assert together.nip_contribution_eur.value == 1460  # once for the home
 
 
+def test_a_plan_leaves_out_a_measure_that_does_not_apply_to_the_home(params):
+    # Found by hypothesis: an 1850 home has no cavity to fill, so the plan must not count it.
+    old = corner_house(build_year=1850, components={})
+    assert not calc.calculate(old, params).measure("cavity_wall_insulation").applicable
+
+    together = calc.plan(old, params, ["cavity_wall_insulation", "roof_insulation"])
+
+    assert together.codes == ("roof_insulation",)
+    roof = calc.calculate(old, params).measure("roof_insulation")
+    assert together.gas_saved_m3.value == pytest.approx(roof.gas_saved_m3.value)
+
+
 def test_a_heat_pump_in_a_plan_only_replaces_the_gas_left_after_insulation(params):
     house = corner_house(gas_m3_per_year=2000)
     alone = calc.plan(house, params, ["hybrid_heat_pump"])
