@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
 # Requests that by HTTP's rules change nothing; they run without a request transaction.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def _non_atomic(request: HttpRequest) -> bool:
+    """The view opted out with @transaction.non_atomic_requests, as ATOMIC_REQUESTS allows."""
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    return DEFAULT_DB_ALIAS in getattr(match.func, "_non_atomic_requests", set())
 
 
 class WriteRequestTransactionMiddleware:
@@ -24,7 +34,7 @@ class WriteRequestTransactionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in SAFE_METHODS:
+        if request.method in SAFE_METHODS or _non_atomic(request):
             return self.get_response(request)
         with transaction.atomic():
             return self.get_response(request)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.urls import reverse
 
@@ -78,3 +81,31 @@ def test_it_undoes_what_a_failing_writing_request_wrote(sqlite_requests, cast, l
     with pytest.raises(RuntimeError):
         login(cast.resident).post(url, {"body": "Hoi"})
     assert not Message.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("embedded", [True, False])
+def test_a_view_that_stores_nothing_opts_out_of_the_request_transaction(
+    request, client, monkeypatch, embedded
+):
+    if embedded:
+        request.getfixturevalue("sqlite_requests")
+    else:
+        monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    from dossier import calculations
+
+    # An earlier transactional test's flush may have taken the seeded parameters along.
+    seed = importlib.import_module("dossier.migrations.0005_seed_calculation_parameters")
+    seed.seed(apps, None)
+    seen: list[bool] = []
+    calculate = calculations.calculate
+
+    def recording(*args, **kwargs):
+        seen.append(connection.in_atomic_block)
+        return calculate(*args, **kwargs)
+
+    monkeypatch.setattr(calculations, "calculate", recording)
+    body = '{"dwelling_type": "corner", "build_year": 1965, "floor_area_m2": 120}'
+    response = client.post("/api/v1/advice/calculate/", body, content_type="application/json")
+    assert response.status_code == 200
+    assert seen == [False]
