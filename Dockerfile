@@ -12,8 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MEDIA_ROOT=/app/var/media
 
 # gettext: compilemessages turns the Dutch catalogue into the .mo file Django reads.
+# Pango (with HarfBuzz) and a font: WeasyPrint lays out the advice reports with them.
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends gettext \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 1000 app \

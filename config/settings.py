@@ -321,6 +321,9 @@ LOGGING = {
     "loggers": {
         # Request lines can carry query strings; keep them out of the log at INFO.
         "django.server": {"level": "WARNING"},
+        # WeasyPrint reports every layout step at INFO; refused resources stay at ERROR.
+        "weasyprint": {"level": "WARNING"},
+        "weasyprint.progress": {"level": "WARNING"},
     },
 }
 

@@ -334,3 +334,11 @@ def test_it_finds_the_settings_it_compares() -> None:
     # Guards the two tests above against a pattern that silently matches nothing.
     assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL"} <= settings_env_names()
     assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL"} <= env_example_names()
+
+
+def test_the_image_has_the_libraries_weasyprint_lays_out_reports_with():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"weasyprint==' in pyproject
+    text = dockerfile()
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core"):
+        assert package in text, package
