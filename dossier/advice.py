@@ -117,11 +117,12 @@ def dossier_advice(*, viewer: User, pk: int, day: date | None = None) -> Dossier
         for m in page.measures
         if m.status in (MeasureStatus.WANTED_NOW, MeasureStatus.LATER) or m.advice_priority
     ]
+    calculation = calculations.calculate(house, params)
     return DossierAdvice(
         page=page,
         house=house,
         assumed=assumed,
-        calculation=calculations.calculate(house, params),
-        plan=calculations.plan(house, params, wanted),
+        calculation=calculation,
+        plan=calculations.plan(house, params, wanted, singles=calculation),
         parameter_set=parameter_set,
     )

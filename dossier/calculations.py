@@ -474,16 +474,6 @@ def _efficiency(house: House, params: Parameters) -> tuple[float, Input]:
     return params.get(key), params.input(key, _("efficiency of the heating"))
 
 
-def _loss_coefficients(house: House, params: Parameters) -> dict[str, float]:
-    """W/K per component for the home as it is now (area × b × U)."""
-    return {
-        c: component_area(house, params, c).value
-        * params.get(f"b.{c}")
-        * _u_before(house, params, c)[0]
-        for c in COMPONENTS
-    }
-
-
 def _surface_loss(house: House, params: Parameters, u: Mapping[str, float]) -> float:
     """W/K of the shell with the given U-values; one wall counts once (the better U)."""
     total = 0.0
@@ -1187,14 +1177,22 @@ def calculate(house: House, params: Parameters) -> Calculation:
     )
 
 
-def plan(house: House, params: Parameters, codes: Iterable[str]) -> Plan:
+def plan(
+    house: House,
+    params: Parameters,
+    codes: Iterable[str],
+    *,
+    singles: Calculation | None = None,
+) -> Plan:
     """Measures done together: insulation first, then what heats the rest.
 
-    Insulation measures lower the U-values of one home; the plan saves the difference
-    in its heat loss, so glass replaced twice or a wall insulated twice counts once.
-    Heat pumps and draught-proofing then work on the heat that is left.
+    Of two ways to do one thing (two kinds of glass, cavity or facade) the plan keeps
+    one, so each part of the home is improved once; its savings add up per surface,
+    within that surface's limit. Heat pumps and draught-proofing then work on the heat
+    that is left. `singles` is calculate()'s result for the same home, if the caller
+    has it already.
     """
-    singles = calculate(house, params)
+    singles = singles or calculate(house, params)
     # A measure that does not apply to this home (no cavity, already this good) is left
     # out of the plan as it is out of the list of single measures.
     wanted = {
@@ -1248,7 +1246,10 @@ def plan(house: House, params: Parameters, codes: Iterable[str]) -> Plan:
         ),
         net_cost_eur=Figure(net, "€", _("cost − ISDE subsidy − NIP contribution")),
         gas_saved_m3=Figure(
-            gas, "m³", _("the home's heat loss before minus after all measures"), (code_list,)
+            gas,
+            "m³",
+            _("sum of the measures' savings, each part of the home within its limit"),
+            (code_list,),
         ),
         electricity_saved_kwh=Figure(kwh, "kWh", _("sum over the measures after insulation")),
         savings_eur_per_year=money,
