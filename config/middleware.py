@@ -3,44 +3,48 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.http import HttpRequest, HttpResponse
-from django.urls import Resolver404, resolve
 
 # Requests that by HTTP's rules change nothing; they run without a request transaction.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
-def _non_atomic(request: HttpRequest) -> bool:
-    """The view opted out with @transaction.non_atomic_requests, as ATOMIC_REQUESTS allows."""
-    try:
-        match = resolve(request.path_info)
-    except Resolver404:
-        return False
-    return DEFAULT_DB_ALIAS in getattr(match.func, "_non_atomic_requests", set())
-
-
 class WriteRequestTransactionMiddleware:
-    """Run each request that may write (POST, PUT, PATCH, DELETE) in one transaction.
+    """Run the view of each request that may write (POST, PUT, PATCH, DELETE) in one transaction.
 
     ATOMIC_REQUESTS for unsafe methods only. SQLite has one writer at a time, and with
     transaction_mode IMMEDIATE a transaction takes the write lock when it begins: a
-    transaction around every page view would make readers wait for each other. Listed
-    last in MIDDLEWARE, so that it wraps the view and little else, as ATOMIC_REQUESTS does.
+    transaction around every page view would make readers wait for each other.
+
+    Like ATOMIC_REQUESTS it wraps the view alone: an exception rolls the transaction back
+    before Django renders the error page, which therefore can still query. A view marked
+    @transaction.non_atomic_requests runs without it. Listed last in MIDDLEWARE, so that
+    answering from process_view skips no other middleware's process_view.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in SAFE_METHODS or _non_atomic(request):
-            return self.get_response(request)
-        with transaction.atomic():
-            return self.get_response(request)
+        return self.get_response(request)
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
-        # Django turns the view's exception into a response before __call__ sees it, so
-        # without this the atomic block would commit what the failed view wrote.
-        if request.method not in SAFE_METHODS and transaction.get_connection().in_atomic_block:
-            transaction.set_rollback(True)
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponse],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        if request.method in SAFE_METHODS:
+            return None
+        if DEFAULT_DB_ALIAS in getattr(view_func, "_non_atomic_requests", set()):
+            return None
+        with transaction.atomic():
+            response = view_func(request, *view_args, **view_kwargs)
+        if response is None:
+            # Returning None here would make Django call the view a second time.
+            raise ValueError(f"The view {view_func.__qualname__} didn't return a response.")
+        return response

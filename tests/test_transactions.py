@@ -10,7 +10,7 @@ from django.db import connection
 from django.urls import reverse
 
 from dossier import exchange_views
-from dossier.models import Message
+from dossier.models import Message, ParameterSet, ParameterValue
 from tests.test_security import PRODUCTION_ENV, run_manage
 
 MIDDLEWARE = "config.middleware.WriteRequestTransactionMiddleware"
@@ -109,3 +109,20 @@ def test_a_view_that_stores_nothing_opts_out_of_the_request_transaction(
     response = client.post("/api/v1/advice/calculate/", body, content_type="application/json")
     assert response.status_code == 200
     assert seen == [False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writing_request_that_is_refused_still_gets_its_error_page(sqlite_requests, cast, login):
+    # The admin refuses a change to a locked parameter set by raising PermissionDenied.
+    # The 403 page queries (the menu needs the user's roles): it must not be rendered
+    # inside the transaction the refusal rolled back.
+    seed = importlib.import_module("dossier.migrations.0005_seed_calculation_parameters")
+    seed.seed(apps, None)
+    value = ParameterValue.objects.get(key="price.gas_eur_per_m3")
+    ParameterSet.objects.filter(pk=value.parameter_set_id).update(locked=True)
+    response = login(cast.admin).post(
+        f"/beheer/dossier/parametervalue/{value.pk}/change/",
+        {"parameter_set": value.parameter_set_id, "key": value.key, "value": "9", "source": "x"},
+    )
+    assert response.status_code == 403
+    assert ParameterValue.objects.get(pk=value.pk).value == value.value
