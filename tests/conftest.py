@@ -8,12 +8,14 @@ one staff member.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import socket
 from dataclasses import dataclass
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 
 from accounts.models import Organisation, User
@@ -138,6 +140,17 @@ def cast(db) -> Cast:
         household_a2=builders.make_household(initiative_a, coach=bob, name="Familie Beta"),
         household_b=builders.make_household(initiative_b, coach=charlie, name="Familie Gamma"),
     )
+
+
+@pytest.fixture
+def seeded_parameters(db) -> None:
+    """The calculation parameters the migration seeds, back after a transactional test.
+
+    A transactional test ends with a flush of every table, seeded reference data included;
+    tests that run without a test transaction and calculate ask for it again.
+    """
+    seed = importlib.import_module("dossier.migrations.0005_seed_calculation_parameters")
+    seed.seed(apps, None)
 
 
 @pytest.fixture

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
-from django.apps import apps
 from django.db import connection
 from django.urls import reverse
 
@@ -94,9 +91,7 @@ def test_a_view_that_stores_nothing_opts_out_of_the_request_transaction(
         monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
     from dossier import calculations
 
-    # An earlier transactional test's flush may have taken the seeded parameters along.
-    seed = importlib.import_module("dossier.migrations.0005_seed_calculation_parameters")
-    seed.seed(apps, None)
+    request.getfixturevalue("seeded_parameters")
     seen: list[bool] = []
     calculate = calculations.calculate
 
@@ -112,12 +107,12 @@ def test_a_view_that_stores_nothing_opts_out_of_the_request_transaction(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_writing_request_that_is_refused_still_gets_its_error_page(sqlite_requests, cast, login):
+def test_a_writing_request_that_is_refused_still_gets_its_error_page(
+    sqlite_requests, seeded_parameters, cast, login
+):
     # The admin refuses a change to a locked parameter set by raising PermissionDenied.
     # The 403 page queries (the menu needs the user's roles): it must not be rendered
     # inside the transaction the refusal rolled back.
-    seed = importlib.import_module("dossier.migrations.0005_seed_calculation_parameters")
-    seed.seed(apps, None)
     value = ParameterValue.objects.get(key="price.gas_eur_per_m3")
     ParameterSet.objects.filter(pk=value.parameter_set_id).update(locked=True)
     response = login(cast.admin).post(

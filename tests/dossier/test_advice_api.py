@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 
@@ -13,7 +12,10 @@ from django.test import Client
 
 # The endpoint runs outside a request transaction (it stores nothing), so it is tested
 # outside a test transaction too: DRF marks any open transaction for rollback on a 400.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_parameters"),
+]
 
 URL = "/api/v1/advice/calculate/"
 CORNER_HOUSE = {
@@ -30,12 +32,6 @@ CORNER_HOUSE = {
         "glazing_bedrooms": {"state": "partial"},
     },
 }
-
-
-@pytest.fixture(autouse=True)
-def _parameters():
-    # A transactional test's flush empties every table, the seeded parameters included.
-    importlib.import_module("dossier.migrations.0005_seed_calculation_parameters").seed(apps, None)
 
 
 @pytest.fixture(autouse=True)
