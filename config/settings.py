@@ -223,16 +223,14 @@ _smtp_options = {
     "use_ssl": _email.get("EMAIL_USE_SSL"),
     "timeout": 10,
 }
-MAILERS = {
-    "default": {
-        "BACKEND": _email["EMAIL_BACKEND"],
-        "OPTIONS": (
-            {k: v for k, v in _smtp_options.items() if v not in (None, "")}
-            if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
-            else {}
-        ),
-    }
-}
+if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
+    _mail_options = {k: v for k, v in _smtp_options.items() if v not in (None, "")}
+elif _email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
+    # filemail:///var/mail/out writes each message as a file there (tests, staging).
+    _mail_options = {"file_path": "/" + str(_email["EMAIL_FILE_PATH"]).lstrip("/")}
+else:
+    _mail_options = {}
+MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _mail_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Woningdossier <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -261,7 +261,7 @@ def photo_delete(request: HttpRequest, pk: int, photo_pk: int) -> HttpResponse:
 # Files -----------------------------------------------------------------------------------
 
 
-def _file_response(
+def private_file_response(
     field_file: Any, *, content_type: str, filename: str, attachment: bool
 ) -> FileResponse:
     try:
@@ -286,7 +286,7 @@ def document_file(request: HttpRequest, pk: int, doc_pk: int) -> FileResponse:
     dossier = _load(request, pk)
     document = exchange.document_get(dossier=dossier, viewer=request.user, pk=doc_pk)
     # The file name is made from ids only: the title may hold a name or an address.
-    return _file_response(
+    return private_file_response(
         document.file,
         content_type=document.content_type,
         filename=f"document-{document.pk}{document.extension}",
@@ -297,7 +297,7 @@ def document_file(request: HttpRequest, pk: int, doc_pk: int) -> FileResponse:
 def _photo_file(request: HttpRequest, pk: int, photo_pk: int, *, thumbnail: bool) -> FileResponse:
     dossier = _load(request, pk)
     photo = exchange.photo_get(dossier=dossier, viewer=request.user, pk=photo_pk)
-    return _file_response(
+    return private_file_response(
         photo.thumbnail if thumbnail else photo.image,
         content_type="image/jpeg",
         filename=f"{'thumbnail' if thumbnail else 'photo'}-{photo.pk}.jpg",

@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from dossier.models import BuildingComponent, Dossier, DossierMeasure
+from dossier.models import BuildingComponent, Delivery, Dossier, DossierMeasure
 from dossier.services import COMPONENT_FIELDS, MEASURE_ADVICE_FIELDS, MEASURE_FIELDS, SECTION_FIELDS
 
 # Small sets of choices read best as radio buttons on a tablet or phone.
@@ -186,3 +186,31 @@ class InviteForm(forms.Form):
         label=_("E-mail address of the resident"),
         help_text=_("The resident receives an e-mail with a link to log in."),
     )
+
+
+class ReportRequestForm(forms.Form):
+    summary = forms.CharField(
+        label=_("Explanation for the resident"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("Appears at the start of the report, in your own words. Optional."),
+    )
+    delivery = forms.ChoiceField(
+        label=_("How does the resident receive the report?"),
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args: Any, recipients: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = []
+        if recipients:
+            choices.append(
+                (
+                    Delivery.EMAIL,
+                    _("By e-mail to %(addresses)s") % {"addresses": ", ".join(recipients)},
+                )
+            )
+        choices.append((Delivery.PRINT, _("On paper: I print it and hand it over or post it")))
+        self.fields["delivery"].choices = choices
+        self.fields["delivery"].initial = choices[0][0]

@@ -11,10 +11,11 @@ import smtplib
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
+from django.db import OperationalError
 
 # services enqueues this module's tasks and the tasks call services: both import the
 # module, not names from it, so the cycle resolves whichever is imported first.
-from dossier import services
+from dossier import advice_reports, services
 
 logger = logging.getLogger(__name__)
 
@@ -39,3 +40,35 @@ def resident_invitation_send(user_id: int) -> None:
         logger.info("invitation not sent: user %s is gone or inactive", user_id)
         return
     services.invitation_send(user=user)
+
+
+@shared_task(
+    acks_late=True,
+    # A worker that dies mid-report (killed, out of memory) hands the task back to the
+    # broker; the report's compare-and-set makes the second run the only one that counts.
+    reject_on_worker_lost=True,
+    # The database or the file storage away for a moment is worth another try.
+    autoretry_for=(OperationalError, OSError),
+    retry_backoff=10,
+    retry_backoff_max=10 * 60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def advice_report_render(report_id: int) -> None:
+    """Make the PDF of the advice report with this id from the figures it keeps."""
+    advice_reports.report_render(report_id=report_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OSError, OperationalError),
+    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
+    retry_backoff=30,
+    retry_backoff_max=60 * 60,
+    retry_jitter=True,
+    max_retries=8,
+)
+def advice_report_send(report_id: int) -> None:
+    """Mail the finished advice report with this id to the residents, once."""
+    advice_reports.report_send(report_id=report_id)

@@ -30,6 +30,27 @@ urlpatterns = [
     path("dossiers/<int:pk>/", views.dossier_overview, name="dossier-overview"),
     path("dossiers/<int:pk>/bezoek/", views.dossier_visit, name="dossier-visit"),
     path("dossiers/<int:pk>/advies/", advice_views.dossier_advice, name="dossier-advice"),
+    path("dossiers/<int:pk>/rapporten/", advice_views.dossier_reports, name="dossier-reports"),
+    path(
+        "dossiers/<int:pk>/rapporten/voortgang/",
+        advice_views.report_progress,
+        name="report-progress",
+    ),
+    path(
+        "dossiers/<int:pk>/rapporten/<int:report_pk>/pdf/",
+        advice_views.report_file,
+        name="report-file",
+    ),
+    path(
+        "dossiers/<int:pk>/rapporten/<int:report_pk>/opnieuw/",
+        advice_views.report_retry,
+        name="report-retry",
+    ),
+    path(
+        "dossiers/<int:pk>/rapporten/<int:report_pk>/geprint/",
+        advice_views.report_printed,
+        name="report-printed",
+    ),
     path("dossiers/<int:pk>/controleren/", views.dossier_value_check, name="value-check"),
     path("dossiers/<int:pk>/uitnodigen/", views.dossier_invite, name="dossier-invite"),
     path(

@@ -18,11 +18,14 @@ from dossier.models.house import (
     YesNoUnknown,
 )
 from dossier.models.measure import DossierMeasure, MeasureStatus, MeasureType
+from dossier.models.report import AdviceReport, Delivery, ReportStatus
 
 __all__ = [
+    "AdviceReport",
     "ApartmentType",
     "BuildingComponent",
     "ComponentKind",
+    "Delivery",
     "Document",
     "Dossier",
     "DossierMeasure",
@@ -38,6 +41,7 @@ __all__ = [
     "ParameterSet",
     "ParameterValue",
     "Photo",
+    "ReportStatus",
     "Section",
     "Source",
     "ValueRecord",
@@ -53,3 +57,4 @@ auditlog.register(DossierSection, mask_fields=["notes"])
 auditlog.register(DossierMeasure, mask_fields=["advice_note", "quote_company"])
 auditlog.register(Document, mask_fields=["title"])
 auditlog.register(Photo, mask_fields=["caption"])
+auditlog.register(AdviceReport, mask_fields=["summary"], exclude_fields=["figures"])

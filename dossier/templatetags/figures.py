@@ -30,8 +30,23 @@ def figure_text(figure: Figure) -> str:
 
 
 @register.filter
-def input_text(value: Input) -> str:
-    """An input's value in Dutch notation with its unit: "€ 1.460", "0,97", "2.884 K·day"."""
+def figure_value(value: Figure | dict[str, Any]) -> str:
+    """A figure, or a figure kept in a report as JSON, as text: "€ 2.350", "6,2 jaar"."""
+    if isinstance(value, dict):
+        from dossier.advice import figure_from_record
+
+        value = figure_from_record(value)
+    return figure_text(value)
+
+
+@register.filter
+def input_text(value: Input | dict[str, Any]) -> str:
+    """An input's value in Dutch notation with its unit: "€ 1.460", "0,97", "2.884 K·day".
+
+    Takes an input of a figure, or one kept in a report as JSON.
+    """
+    if isinstance(value, dict):
+        value = Input(**value)
     raw = value.value
     if not isinstance(raw, (int, float)):
         return str(raw)
