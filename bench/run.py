@@ -95,6 +95,12 @@ BENCHMARKS = [
 ]
 
 
+# Measured in-process, not over HTTP: making an advice report end to end against
+# WeasyPrint rendering the finished HTML alone (bench/report.py). Target: at most 1.3.
+REPORT = "report"
+REPORT_TARGET = 1.3
+
+
 @dataclass(frozen=True)
 class Options:
     workers: int
@@ -102,6 +108,8 @@ class Options:
     duration: float
     warmup: float
     client: str
+    # Advice reports to time in-process; 0 leaves the report benchmark out.
+    report_runs: int = 0
 
 
 @dataclass(frozen=True)
@@ -600,7 +608,9 @@ def describe(result: Result) -> str:
     return line
 
 
-def write_results(results: list[Result], options: Options) -> None:
+def write_results(
+    results: list[Result], options: Options, report: dict[str, Any] | None = None
+) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -611,13 +621,49 @@ def write_results(results: list[Result], options: Options) -> None:
         },
         "server": {"software": "gunicorn", "worker_class": "sync", "workers": options.workers},
         "options": asdict(options),
-        "floor": results[0].name,
+        "floor": results[0].name if results else None,
         "results": [asdict(result) for result in results],
+        REPORT: report,
     }
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
 
+def run_report_benchmark(env: dict[str, str], dossier: str, runs: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "--no-imports",
+            "--verbosity",
+            "0",
+            "--command",
+            f"from bench.report import main; main({int(dossier)}, {int(runs)})",
+        ],
+        cwd=ROOT,
+        env=env,
+        timeout=SETUP_TIMEOUT,
+        capture_output=True,
+        text=True,
+    )
+    found = re.search(r"^BENCH-REPORT (.+)$", done.stdout, re.MULTILINE)
+    if done.returncode or found is None:
+        raise BenchError(f"the report benchmark failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(found[1])
+
+
+def describe_report(report: dict[str, Any]) -> str:
+    verdict = "within" if report["ratio"] <= REPORT_TARGET else "ABOVE"
+    return (
+        f"{REPORT} (advice report of {report['pages']} pages, median of {report['runs']}): "
+        f"{report['report_s'] * 1000:.0f} ms end to end, WeasyPrint alone "
+        f"{report['weasyprint_s'] * 1000:.0f} ms, {report['ratio']:.2f}× "
+        f"({verdict} the target of {REPORT_TARGET}×)"
+    )
+
+
 def selected(names: Sequence[str]) -> list[Benchmark]:
+    names = [name for name in names if name != REPORT]
     unknown = set(names) - {benchmark.name for benchmark in BENCHMARKS}
     if unknown:
         raise SystemExit(f"Unknown benchmark(s): {', '.join(sorted(unknown))}")
@@ -636,6 +682,7 @@ def parse_options(argv: Sequence[str]) -> tuple[Options, list[Benchmark]]:
     parser.add_argument("--duration", type=float, default=10, help="seconds per benchmark")
     parser.add_argument("--warmup", type=float, default=1, help="seconds of warm-up per page")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--report-runs", type=int, default=5, help="advice reports to time")
     args = parser.parse_args(argv)
     client = args.client
     if client == "auto":
@@ -646,8 +693,10 @@ def parse_options(argv: Sequence[str]) -> tuple[Options, list[Benchmark]]:
         duration=args.duration,
         warmup=args.warmup,
         client=client,
+        report_runs=args.report_runs if not args.names or REPORT in args.names else 0,
     )
-    return options, selected(args.names)
+    only_report = bool(args.names) and set(args.names) == {REPORT}
+    return options, [] if only_report else selected(args.names)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -664,13 +713,23 @@ def main(argv: Sequence[str]) -> int:
         started = time.monotonic()
         placeholders = prepare_database(env)
         print(f"demo database ready in {time.monotonic() - started:.0f} s")
-        with gunicorn(env, workdir, options.workers) as server:
-            results = with_ratios(
-                [run_benchmark(b, server, options, placeholders) for b in benchmarks]
-            )
+        results: list[Result] = []
+        if benchmarks:
+            with gunicorn(env, workdir, options.workers) as server:
+                results = with_ratios(
+                    [run_benchmark(b, server, options, placeholders) for b in benchmarks]
+                )
+        # After the server has stopped: the report's timings need the CPUs to themselves.
+        report = (
+            run_report_benchmark(env, placeholders["dossier"], options.report_runs)
+            if options.report_runs
+            else None
+        )
     for result in results:
         print(describe(result))
-    write_results(results, options)
+    if report is not None:
+        print(describe_report(report))
+    write_results(results, options, report)
     print(f"written to {RESULTS.relative_to(ROOT)}")
     return 0 if all(result.ok for result in results) else 1
 
