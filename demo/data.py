@@ -177,6 +177,17 @@ HOMES = [
     ),
 ]
 
+# The coach's advice in the first home, so a report can be made right away in the demo.
+DEMO_ADVICE_HOME = ("3731AB", 12)
+DEMO_HOUSE = {"floor_area_m2": 110, "gas_m3_per_year": 1650}
+DEMO_ADVICE = {
+    "draught_proofing": ("high", "Kierdichting bij de voordeur en de ramen: kost weinig."),
+    "floor_insulation": ("high", "De kruipruimte is droog en via het luik bereikbaar."),
+    "cavity_wall_insulation": ("high", "Laat vooraf een spouwinspectie doen."),
+    "hr_glass": ("medium", "Begin met de woonkamer."),
+    "hybrid_heat_pump": ("low", "Pas na de isolatie."),
+}
+
 # One login per role, printed by `manage.py seed_demo`.
 LOGINS = [
     ("coordinator", "coordinator@energie-de-bilt.example"),

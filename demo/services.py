@@ -5,7 +5,7 @@ from django.db import transaction
 
 from accounts.models import Membership, Municipality, Organisation, User
 from demo import data
-from dossier.models import Dwelling, Household
+from dossier.models import Dossier, DossierMeasure, Dwelling, Household
 from dossier.services import dossier_create
 
 
@@ -65,4 +65,17 @@ def demo_seed(*, password: str = data.DEFAULT_PASSWORD) -> None:
             },
         )
         household.residents.set([users[email] for email in home.residents])
-        dossier_create(household=household)
+        dossier = dossier_create(household=household)
+        if (home.postcode, home.house_number) == data.DEMO_ADVICE_HOME:
+            _demo_advice(dossier)
+
+
+def _demo_advice(dossier: Dossier) -> None:
+    """Fill in what is still empty only: a second run keeps what the demo user changed."""
+    for name, value in data.DEMO_HOUSE.items():
+        Dossier.objects.filter(pk=dossier.pk, **{f"{name}__isnull": True}).update(**{name: value})
+    Dossier.objects.filter(pk=dossier.pk, ownership="").update(ownership="owner")
+    for code, (priority, note) in data.DEMO_ADVICE.items():
+        DossierMeasure.objects.filter(
+            dossier=dossier, measure_type__code=code, advice_priority=""
+        ).update(advice_priority=priority, advice_note=note)
