@@ -194,7 +194,7 @@ class ReportRequestForm(forms.Form):
         required=False,
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=_("Appears at the start of the report, in your own words. Optional."),
+        help_text=_("Appears at the start of the report, in your own words."),
     )
     delivery = forms.ChoiceField(
         label=_("How does the resident receive the report?"),

@@ -125,6 +125,8 @@ def test_it_always_runs_the_floor_with_a_selection() -> None:
     assert [b.name for b in bench.selected(["dashboard"])] == ["floor", "dashboard"]
     assert [b.name for b in bench.selected(["dossier"])] == ["floor", "dossier-floor", "dossier"]
     assert bench.selected([]) == bench.BENCHMARKS
+    # The report benchmark is no page: it never asks for one.
+    assert [b.name for b in bench.selected(["report", "dashboard"])] == ["floor", "dashboard"]
     with pytest.raises(SystemExit):
         bench.selected(["no-such-page"])
 
@@ -256,3 +258,41 @@ def test_it_benchmarks_the_calculation_endpoint_with_a_valid_body_and_no_rate_li
     assert json.loads(calculate.body)["dwelling_type"] == "corner"
     rate = bench.bench_environment(tmp_path)["CALCULATE_THROTTLE_RATE"]
     assert int(rate.split("/")[0]) >= 1_000_000
+
+
+def test_it_times_the_report_only_when_asked_or_when_all_run() -> None:
+    everything, pages = bench.parse_options([])
+    only_report, no_pages = bench.parse_options(["report", "--report-runs", "2"])
+    pages_only, _ = bench.parse_options(["dashboard"])
+
+    assert everything.report_runs == 5 and pages == bench.BENCHMARKS
+    assert only_report.report_runs == 2 and no_pages == []
+    assert pages_only.report_runs == 0
+
+
+def test_it_reads_the_report_line_against_the_target() -> None:
+    line = bench.describe_report(
+        {"pages": 5, "runs": 5, "report_s": 1.2, "weasyprint_s": 1.0, "ratio": 1.2}
+    )
+    assert "5 pages" in line and "1.20×" in line and "within" in line
+    slow = bench.describe_report(
+        {"pages": 5, "runs": 5, "report_s": 2.0, "weasyprint_s": 1.0, "ratio": 2.0}
+    )
+    assert "ABOVE" in slow
+
+
+def test_the_report_benchmark_makes_real_reports_and_compares_them(
+    transactional_db, seeded_parameters, cast, settings, tmp_path
+) -> None:
+    from bench import report
+
+    settings.MEDIA_ROOT = tmp_path
+    figures = report.measure(cast.household_a.dossier.pk, runs=1)
+
+    assert figures["pages"] >= 2 and figures["runs"] == 1
+    assert figures["report_s"] > 0 and figures["weasyprint_s"] > 0
+    ratio = figures["report_s"] / figures["weasyprint_s"]
+    assert figures["ratio"] == pytest.approx(ratio, rel=0.02)
+    made = cast.household_a.dossier.reports.all()
+    # One warm-up and one measured report, both finished and kept.
+    assert [r.status for r in made] == ["done", "done"]

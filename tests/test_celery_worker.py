@@ -38,13 +38,15 @@ def services_up() -> None:
 
 
 @pytest.fixture
-def broker(services_up):
+def broker(services_up, monkeypatch):
     """The test process sends tasks to the real broker instead of running them itself."""
     import redis
 
     from config.celery import app
 
     redis.Redis.from_url(BROKER).flushdb()
+    # Celery lets this variable win over its configuration (CI sets it for other tests).
+    monkeypatch.setenv("CELERY_BROKER_URL", BROKER)
     saved = (app.conf.task_always_eager, app.conf.broker_url)
     app.conf.task_always_eager = False
     app.conf.broker_url = BROKER
@@ -109,7 +111,7 @@ def worker(broker, tmp_path):
     log.close()
 
 
-def wait_for(report: AdviceReport, *, field: str, timeout: float = 90) -> AdviceReport:
+def wait_for(report: AdviceReport, *, field: str, timeout: float = 60) -> AdviceReport:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         report.refresh_from_db()

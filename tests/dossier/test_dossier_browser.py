@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.urls import reverse
@@ -177,3 +178,33 @@ def test_it_shows_both_versions_when_someone_else_saved_first(browser_page, live
     wait_saved(page, "energy")
     dossier.refresh_from_db()
     assert dossier.occupants == 5
+
+
+def test_the_coach_sees_the_report_become_ready_without_reloading(
+    browser_page, live_server, cast, seeded_parameters, settings, tmp_path
+):
+    from dossier import advice_reports, tasks
+    from dossier.models import AdviceReport
+
+    settings.MEDIA_ROOT = tmp_path
+    page = browser_page
+    page.set_viewport_size({"width": 820, "height": 1180})
+    dossier = cast.household_a.dossier
+    log_in(page, live_server, cast.alice.email)
+    page.goto(live_server.url + reverse("dossier:dossier-reports", args=[dossier.pk]))
+    page.get_by_label("Toelichting voor de bewoner").fill("Tot ziens!")
+    page.get_by_label("Op papier").check()
+    # The worker is busy elsewhere: the request only queues the report.
+    with mock.patch.object(tasks.advice_report_render, "delay"):
+        page.get_by_role("button", name="Rapport maken").click()
+        page.get_by_text("Het rapport wordt gemaakt. Dat duurt").wait_for()
+    assert page.locator("#report-list[hx-trigger]").count() == 1
+    assert serious_violations(page) == []
+
+    # The worker gets to it; the open page picks it up by itself.
+    advice_reports.report_render(report_id=AdviceReport.objects.get().pk)
+    page.get_by_role("link", name=re.compile("Rapport downloaden")).wait_for(timeout=15000)
+    assert page.locator("#report-list[hx-trigger]").count() == 0
+    assert page.get_by_text("Nog printen").is_visible()
+    RESULTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS / "dossier-reports-tablet.png"), full_page=True)
