@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -23,7 +24,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts import access
-from dossier import storage, uploads
+
+# tasks imports this module too; both import the module, not names, so the cycle resolves.
+from dossier import storage, tasks, uploads
 from dossier.models import (
     BuildingComponent,
     Document,
@@ -103,7 +106,8 @@ def photo_get(*, dossier: Dossier, viewer: User, pk: int) -> Photo:
 # Messages -------------------------------------------------------------------------------
 
 
-def _notify_recipients(*, message: Message) -> list[str]:
+def _notify_recipients(*, message: Message) -> list[int]:
+    """The ids of the people to tell about a new message: the other side of the dossier."""
     household = message.dossier.household
     if message.visibility == Visibility.STAFF:
         return []
@@ -112,21 +116,33 @@ def _notify_recipients(*, message: Message) -> list[str]:
     else:
         coach = household.assigned_coach
         people = [coach] if coach is not None and coach.is_active else []
-    return [p.email for p in people if p.email and p.pk != message.author_id]
+    return [p.pk for p in people if p.email and p.pk != message.author_id]
 
 
-def _send_notifications(*, recipients: list[str], link: str) -> None:
-    # The mail says only that there is a message: the text, names and the address stay
-    # inside the application, behind a login.
-    with translation.override("nl"):
+def message_notification_send(*, message_id: int, user_id: int) -> bool:
+    """Tell one person that the dossier has a new message for them; True when mailed.
+
+    The mail says only that there is a message: the text, names and the address stay
+    inside the application, behind a login.
+    """
+    message = (
+        Message.objects.filter(pk=message_id, visibility=Visibility.SHARED)
+        .select_related("dossier")
+        .first()
+    )
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    # Deleted, or the person left (or lost the dossier) since: nothing to tell.
+    if message is None or user is None or not user.email:
+        return False
+    if not access.allows(user, message.dossier):
+        return False
+    # SITE_URL, not the request's Host header: whoever sends a request chooses that.
+    link = settings.SITE_URL + reverse("dossier:dossier-messages", args=[message.dossier_id])
+    with translation.override(settings.LANGUAGE_CODE):
         subject = render_to_string("emails/dossier-message-subject.txt").strip()
         body = render_to_string("emails/dossier-message-body.txt", {"link": link})
-    for recipient in recipients:
-        try:
-            send_mail(subject, body, None, [recipient])
-        except Exception:
-            # The message is stored either way; a mail server outage must not undo it.
-            logger.exception("could not send a message notification")
+    send_mail(subject, body, None, [user.email])
+    return True
 
 
 @transaction.atomic
@@ -164,11 +180,9 @@ def message_send(*, dossier: Dossier, author: User, body: str, visibility: str) 
     )
     # The author has read their own message.
     MessageRead.objects.create(message=message, user=author)
-    recipients = _notify_recipients(message=message)
-    if recipients:
-        # SITE_URL, not the request's Host header: whoever sends a request chooses that.
-        link = settings.SITE_URL + reverse("dossier:dossier-messages", args=[dossier.pk])
-        transaction.on_commit(lambda: _send_notifications(recipients=recipients, link=link))
+    # One task per person: a retry after a mail server hiccup never mails the others twice.
+    for user_id in _notify_recipients(message=message):
+        tasks.message_notification_send.delay_on_commit(message.pk, user_id)
     return message
 
 

@@ -15,7 +15,7 @@ from django.db import OperationalError
 
 # services enqueues this module's tasks and the tasks call services: both import the
 # module, not names from it, so the cycle resolves whichever is imported first.
-from dossier import advice_reports, services
+from dossier import advice_reports, exchange, services
 
 logger = logging.getLogger(__name__)
 
@@ -72,3 +72,18 @@ def advice_report_render(report_id: int) -> None:
 def advice_report_send(report_id: int) -> None:
     """Mail the finished advice report with this id to the residents, once."""
     advice_reports.report_send(report_id=report_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OSError,),
+    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
+    retry_backoff=30,
+    retry_backoff_max=60 * 60,
+    retry_jitter=True,
+    max_retries=8,
+)
+def message_notification_send(message_id: int, user_id: int) -> None:
+    """Tell the person with this id that the dossier of this message has a new message."""
+    exchange.message_notification_send(message_id=message_id, user_id=user_id)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -13,9 +14,10 @@ from django.db import transaction
 from django.urls import resolve, reverse
 from PIL import ExifTags, Image
 
-from dossier import exchange, exchange_views, selectors, storage, uploads
+from dossier import exchange, exchange_views, selectors, storage, tasks, uploads
 from dossier.models import Document, Message, MessageRead, Photo
 from dossier.models.exchange import DocumentKind, Visibility
+from tests import builders
 
 pytestmark = pytest.mark.django_db
 
@@ -689,3 +691,36 @@ def test_it_routes_the_exchange_pages_to_their_own_views():
     assert resolve("/dossiers/1/berichten/").func is exchange_views.dossier_messages
     assert resolve("/dossiers/1/documenten/").func is exchange_views.dossier_documents
     assert resolve("/dossiers/1/fotos/").func is exchange_views.dossier_photos
+
+
+def test_it_enqueues_one_notification_per_person_with_ids_only(
+    cast, django_capture_on_commit_callbacks
+):
+    second = builders.make_user("tweede@example.org")
+    cast.household_a.residents.add(second)
+    with (
+        mock.patch.object(tasks.message_notification_send, "apply_async") as apply_async,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        message = exchange.message_send(
+            dossier=cast.household_a.dossier,
+            author=cast.alice,
+            body="Uw offerte is binnen",
+            visibility=Visibility.SHARED,
+        )
+    calls = sorted(tuple(c.args[0]) for c in apply_async.call_args_list)
+    assert calls == sorted([(message.pk, cast.resident.pk), (message.pk, second.pk)])
+    for call in apply_async.call_args_list:
+        assert all(isinstance(arg, int) for arg in call.args[0])
+
+
+def test_a_late_notification_goes_only_to_someone_who_still_has_the_dossier(cast, mailoutbox):
+    message = Message.objects.create(
+        dossier=cast.household_a.dossier, author=cast.resident, body="Vraag"
+    )
+    cast.household_a.assigned_coach = cast.bob
+    cast.household_a.save()
+
+    assert not exchange.message_notification_send(message_id=message.pk, user_id=cast.alice.pk)
+    assert exchange.message_notification_send(message_id=message.pk, user_id=cast.bob.pk)
+    assert [m.to for m in mailoutbox] == [[cast.bob.email]]
