@@ -1,0 +1,494 @@
+"""Writes to cases: opening one, moving it through the pipeline, assigning a coach,
+visits, notes and tasks.
+
+Every write that moves a case first locks the case row (select_for_update), so two
+coordinators acting on one case at once are served one after the other, and the second
+sees what the first did. Each write adds one line to the case's timeline. SQLite has no
+row locks; there its IMMEDIATE transactions serialise writers instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.models import Membership
+from accounts.roles import Role
+from crm import pipeline, tasks
+from crm.models import (
+    VISIT_MINUTES_MAX,
+    VISIT_MINUTES_MIN,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    CoachProfile,
+    EventKind,
+    Task,
+    TaskKind,
+    Visit,
+    VisitStatus,
+)
+from dossier import services as dossier_services
+from dossier.models import Household
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+# The sign-up answers a case keeps; case_open takes these and nothing else.
+SIGNUP_FIELDS = frozenset(
+    {
+        "wants_help_with",
+        "heard_via",
+        "is_member",
+        "contact_email",
+        "contact_phone",
+        "privacy_statement_version",
+        "privacy_accepted_at",
+    }
+)
+# Actions with side effects beyond the status have services of their own.
+OWN_SERVICE = {
+    pipeline.ASSIGN_COACH: "case_assign",
+    pipeline.INVITE_RESIDENT: "case_invite_resident",
+    pipeline.PLAN_VISIT: "visit_plan",
+    pipeline.RECORD_VISIT_DONE: "visit_done",
+    pipeline.CANCEL_VISIT: "visit_cancel",
+}
+# What people record by hand; status changes, mails, assignments and visits come from
+# the services that do them.
+MANUAL_EVENT_KINDS = frozenset({EventKind.NOTE, EventKind.CALL, EventKind.MESSAGE})
+TEXT_MAX = 4000
+MAIL_ASSIGNMENT = "coach_assignment_mail"
+
+
+def _lock(case: Case) -> Case:
+    """The case's row, locked until the transaction ends, as it is now in the database.
+
+    On PostgreSQL the joined household row is locked with it, in the same statement: the
+    assigned coach lives there.
+    """
+    return Case.objects.select_for_update().select_related("household").get(pk=case.pk)
+
+
+def _refresh(target: Case, source: Case) -> None:
+    """Give the caller's instance the state the service left, so it does not act on a stale one."""
+    for name in ("status", "closed_at", "updated_at"):
+        setattr(target, name, getattr(source, name))
+
+
+def _previous(case: Case) -> str | None:
+    """For a "back" action: the status the case had before it came to its current one."""
+    entered = (
+        CaseEvent.objects.filter(case=case, to_status=case.status)
+        .exclude(from_status=case.status)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return entered.from_status if entered is not None else None
+
+
+def _move(case: Case, action: str) -> tuple[str, str]:
+    """Apply the action to a locked case; returns (from, to). Refusals are ValidationErrors."""
+    before = case.status
+    previous = _previous(case) if action in pipeline.BACK_TARGETS else None
+    try:
+        after = pipeline.transition(before, action, previous=previous)
+    except pipeline.TransitionRefused:
+        raise ValidationError(
+            _("This step is not possible for a case with the status “%(status)s”."),
+            code="transition",
+            params={"status": CaseStatus(before).label},
+        ) from None
+    if after != before:
+        case.status = after
+        if not pipeline.is_open(after):
+            case.closed_at = timezone.now()
+        elif not pipeline.is_open(before):
+            case.closed_at = None
+        case.save(update_fields=["status", "closed_at", "updated_at"])
+    return before, after
+
+
+def _event(case: Case, kind: str, actor: User | None, **fields: Any) -> CaseEvent:
+    return CaseEvent.objects.create(case=case, kind=kind, actor=actor, **fields)
+
+
+def _clean_text(text: str, *, required: bool = False) -> str:
+    text = text.strip()
+    if required and not text:
+        raise ValidationError(_("Write something first."), code="required")
+    if len(text) > TEXT_MAX:
+        raise ValidationError(
+            _("Keep it under %(max)s characters."), code="max_length", params={"max": TEXT_MAX}
+        )
+    return text
+
+
+def is_available_coach(*, user: User, case: Case) -> bool:
+    """True when the user is an active coach of the case's initiative and not paused."""
+    if not user.is_active:
+        return False
+    member = Membership.objects.filter(
+        user=user,
+        organisation_id=case.initiative_id,
+        organisation__is_active=True,
+        role=Role.COACH,
+        is_active=True,
+    ).exists()
+    paused = CoachProfile.objects.filter(user=user, is_active=False).exists()
+    return member and not paused
+
+
+# Opening and moving a case ---------------------------------------------------------------
+
+
+def case_open(*, household: Household, actor: User | None = None, **signup: Any) -> Case:
+    """Open a case for the household with its sign-up answers; its open case if it has one.
+
+    A double submit of the sign-up form therefore leaves one case, with the answers of
+    the first.
+    """
+    unknown = set(signup) - SIGNUP_FIELDS
+    if unknown:
+        raise TypeError(f"case_open() got unexpected fields: {sorted(unknown)}")
+    case = Case(household=household, initiative_id=household.initiative_id, **signup)
+    # The household is excluded here: whether it has an open case is asked under the lock.
+    case.full_clean(exclude=["household", "initiative"])
+    with transaction.atomic():
+        # Sign-ups for one household wait for each other here (PostgreSQL); the
+        # constraint catches what gets past on SQLite.
+        Household.objects.select_for_update().filter(pk=household.pk).exists()
+        existing = Case.objects.filter(household=household).exclude(status__in=pipeline.ENDED)
+        if (found := existing.first()) is not None:
+            return found
+        try:
+            with transaction.atomic():
+                case.save()
+        except IntegrityError:
+            if (found := existing.first()) is None:
+                raise
+            return found
+        _event(case, EventKind.STATUS_CHANGE, actor, to_status=case.status, action="open")
+    return case
+
+
+@transaction.atomic
+def case_transition(*, case: Case, action: str, actor: User, text: str = "") -> Case:
+    """Move the case by one action of the pipeline, and record it with who and why."""
+    if action in OWN_SERVICE:
+        raise ValueError(f"use {OWN_SERVICE[action]}() for {action}")
+    if action not in pipeline.ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    text = _clean_text(text)
+    locked = _lock(case)
+    if (
+        action == pipeline.WITHDRAW
+        and Visit.objects.filter(case=locked, status=VisitStatus.PLANNED).exists()
+    ):
+        # The resident expects a coach at the door: someone must tell them it is off.
+        raise ValidationError(_("Cancel the planned visit first."), code="visit_planned")
+    before, after = _move(locked, action)
+    _event(
+        locked,
+        EventKind.STATUS_CHANGE,
+        actor,
+        action=action,
+        from_status=before,
+        to_status=after,
+        text=text,
+    )
+    _refresh(case, locked)
+    return locked
+
+
+# Assigning a coach -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def case_assign(*, case: Case, coach: User, actor: User) -> Case:
+    """Make `coach` the case's coach (and the household's), and mail them.
+
+    The household's assigned coach is what gives a coach access to the dossier and the
+    case, so the old coach loses both in this same transaction. Two coordinators who
+    assign at once are served one after the other: the second finds the first's coach
+    and either does nothing (the same coach) or reassigns (another).
+    """
+    if not is_available_coach(user=coach, case=case):
+        raise ValidationError(_("Choose an active coach of this initiative."), code="coach")
+    locked = _lock(case)
+    household = locked.household
+    previous_id = household.assigned_coach_id
+    if previous_id == coach.pk and locked.status != pipeline.NEW:
+        _refresh(case, locked)
+        return locked
+    before, after = _move(locked, pipeline.ASSIGN_COACH)
+    household.assigned_coach = coach
+    # save() rather than update(): the household's audit log records the change.
+    household.save(update_fields=["assigned_coach"])
+    # The resident's appointment stands; whoever now coaches the case makes the visit.
+    Visit.objects.filter(case=locked, status=VisitStatus.PLANNED).update(coach=coach)
+    event = _event(
+        locked,
+        EventKind.ASSIGNMENT,
+        actor,
+        action=pipeline.ASSIGN_COACH,
+        from_status=before,
+        to_status=after,
+        coach=coach,
+        previous_coach_id=previous_id if previous_id != coach.pk else None,
+    )
+    tasks.coach_assignment_mail.delay_on_commit(event.pk)
+    _refresh(case, locked)
+    return locked
+
+
+def coach_assignment_mail_send(*, event_id: int) -> bool:
+    """Mail the coach of this assignment that the case is theirs; True when sent now.
+
+    Nothing is sent when the case has had another coach since (that coach has a mail of
+    their own coming), or when this mail went out already (a task delivered twice). The
+    mail holds a link, never the resident's name or address.
+    """
+    event = (
+        CaseEvent.objects.select_related("case__household", "case__initiative", "coach")
+        .filter(pk=event_id, kind=EventKind.ASSIGNMENT)
+        .first()
+    )
+    if event is None or event.coach is None or not event.coach.email:
+        return False
+    case, coach = event.case, event.coach
+    if case.household.assigned_coach_id != coach.pk:
+        return False
+    sent = CaseEvent.objects.filter(
+        case=case, kind=EventKind.EMAIL_SENT, action=MAIL_ASSIGNMENT, coach=coach, pk__gt=event.pk
+    )
+    if sent.exists():
+        return False
+    link = settings.SITE_URL + reverse("dossier:household-detail", kwargs={"pk": case.household_id})
+    # A worker has no request to take the language from.
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("A case has been assigned to you")
+        body = "\n\n".join(
+            [
+                _("Hello %(name)s,") % {"name": coach.first_name or coach.email},
+                _("%(initiative)s has assigned a resident's case to you.")
+                % {"initiative": case.initiative.name},
+                _("Open the case to see the details and plan a visit:") + f"\n{link}",
+                _("This e-mail was sent automatically."),
+            ]
+        )
+    # No lock is held while the mail server is slow. If it fails, the task retries; if
+    # the worker dies between the mail and the row, the coach may get it twice.
+    send_mail(subject, body, None, [coach.email])
+    _event(case, EventKind.EMAIL_SENT, None, action=MAIL_ASSIGNMENT, coach=coach, text=subject)
+    return True
+
+
+# Inviting the resident -------------------------------------------------------------------
+
+
+@transaction.atomic
+def case_invite_resident(*, case: Case, actor: User) -> Case:
+    """Invite the resident to fill in the dossier before the visit, at the case's e-mail address.
+
+    Sending again keeps the status and sends a fresh link.
+    """
+    locked = _lock(case)
+    if not locked.contact_email:
+        raise ValidationError(
+            _("This resident has no e-mail address: help them fill in the dossier by phone."),
+            code="no_email",
+        )
+    before, after = _move(locked, pipeline.INVITE_RESIDENT)
+    dossier = dossier_services.dossier_create(household=locked.household)
+    dossier_services.resident_invite(dossier=dossier, email=locked.contact_email, actor=actor)
+    _event(
+        locked,
+        EventKind.EMAIL_SENT,
+        actor,
+        action=pipeline.INVITE_RESIDENT,
+        from_status=before,
+        to_status=after,
+    )
+    _refresh(case, locked)
+    return locked
+
+
+# Visits --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def visit_plan(
+    *,
+    case: Case,
+    coach: User,
+    start: dt.datetime,
+    duration_minutes: int,
+    actor: User,
+    now: dt.datetime | None = None,
+) -> Visit:
+    """Plan the visit to the home; the case moves to "visit planned"."""
+    now = now or timezone.now()
+    if timezone.is_naive(start):
+        raise ValueError("start must be an aware datetime")
+    if start <= now:
+        raise ValidationError(_("Choose a start time in the future."), code="start_past")
+    if not VISIT_MINUTES_MIN <= duration_minutes <= VISIT_MINUTES_MAX:
+        raise ValidationError(
+            _("A visit lasts between %(min)s and %(max)s minutes."),
+            code="duration",
+            params={"min": VISIT_MINUTES_MIN, "max": VISIT_MINUTES_MAX},
+        )
+    locked = _lock(case)
+    if locked.household.assigned_coach_id != coach.pk:
+        raise ValidationError(
+            _("Only the coach assigned to this case can make its visit."), code="coach"
+        )
+    if Visit.objects.filter(case=locked, status=VisitStatus.PLANNED).exists():
+        raise ValidationError(_("This case already has a planned visit."), code="visit_planned")
+    before, after = _move(locked, pipeline.PLAN_VISIT)
+    visit = Visit.objects.create(
+        case=locked, coach=coach, planned_start=start, duration_minutes=duration_minutes
+    )
+    _event(
+        locked,
+        EventKind.VISIT,
+        actor,
+        action=pipeline.PLAN_VISIT,
+        from_status=before,
+        to_status=after,
+        coach=coach,
+        visit=visit,
+    )
+    _refresh(case, locked)
+    return visit
+
+
+def _visit_finish(*, visit: Visit, actor: User, action: str, status: str, text: str) -> Visit:
+    text = _clean_text(text)
+    locked = _lock(visit.case)
+    current = Visit.objects.select_for_update().get(pk=visit.pk)
+    if current.status != VisitStatus.PLANNED:
+        raise ValidationError(_("This visit is no longer planned."), code="visit_state")
+    before, after = _move(locked, action)
+    current.status = status
+    current.save(update_fields=["status"])
+    _event(
+        locked,
+        EventKind.VISIT,
+        actor,
+        action=action,
+        from_status=before,
+        to_status=after,
+        coach=current.coach,
+        visit=current,
+        text=text,
+    )
+    _refresh(visit.case, locked)
+    visit.status = status
+    return current
+
+
+@transaction.atomic
+def visit_done(*, visit: Visit, actor: User, text: str = "") -> Visit:
+    """The visit took place; the case moves to "visit done"."""
+    return _visit_finish(
+        visit=visit,
+        actor=actor,
+        action=pipeline.RECORD_VISIT_DONE,
+        status=VisitStatus.DONE,
+        text=text,
+    )
+
+
+@transaction.atomic
+def visit_cancel(*, visit: Visit, actor: User, text: str = "") -> Visit:
+    """The visit will not take place; the case goes back to where it was before planning."""
+    return _visit_finish(
+        visit=visit,
+        actor=actor,
+        action=pipeline.CANCEL_VISIT,
+        status=VisitStatus.CANCELLED,
+        text=text,
+    )
+
+
+# Contact history and tasks ---------------------------------------------------------------
+
+
+def case_note_add(*, case: Case, actor: User, kind: str, text: str) -> CaseEvent:
+    """Record a note, a phone call or a message in the case's timeline."""
+    if kind not in MANUAL_EVENT_KINDS:
+        raise ValueError(f"{kind!r} is recorded by its own service")
+    return _event(case, kind, actor, text=_clean_text(text, required=True))
+
+
+def _is_staff_of(user: User, case: Case) -> bool:
+    return (
+        user.is_active
+        and Membership.objects.filter(
+            user=user,
+            organisation_id=case.initiative_id,
+            role__in=(Role.COORDINATOR, Role.COACH),
+            is_active=True,
+        ).exists()
+    )
+
+
+@transaction.atomic
+def task_add(
+    *,
+    case: Case,
+    assignee: User | None,
+    title: str,
+    due_date: dt.date,
+    actor: User | None,
+    kind: str = TaskKind.MANUAL,
+    dedupe_key: str | None = None,
+) -> Task:
+    """Add a task to the case. With a dedupe_key, the task of that key if it exists already."""
+    title = title.strip()
+    if not title:
+        raise ValidationError(_("Give the task a title."), code="title")
+    if assignee is not None and not _is_staff_of(assignee, case):
+        raise ValidationError(
+            _("Choose a coordinator or coach of this initiative."), code="assignee"
+        )
+    if dedupe_key is not None:
+        existing = Task.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            task = Task.objects.create(
+                case=case,
+                assignee=assignee,
+                title=title[:200],
+                due_date=due_date,
+                kind=kind,
+                dedupe_key=dedupe_key,
+            )
+    except IntegrityError:
+        # The same job, run twice at once, made it a moment ago.
+        if dedupe_key is None:
+            raise
+        return Task.objects.get(dedupe_key=dedupe_key)
+    _event(case, EventKind.TASK, actor, action="task_add", coach=assignee, task=task)
+    return task
+
+
+@transaction.atomic
+def task_done(*, task: Task, actor: User) -> Task:
+    """Mark the task done; done twice is done once."""
+    if Task.objects.filter(pk=task.pk, done_at__isnull=True).update(done_at=timezone.now()):
+        _event(task.case, EventKind.TASK, actor, action="task_done", task=task)
+    task.refresh_from_db()
+    return task
