@@ -19,6 +19,8 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("organisaties/", include("accounts.urls")),
     path("", include("dossier.urls")),
+    path("", include("crm.urls")),
+    path("aanmelden/", include("crm.signup_urls")),
     path("api/v1/", include("dossier.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("beheer/", admin.site.urls),

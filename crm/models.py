@@ -409,9 +409,84 @@ class Task(models.Model):
         return f"{_('task')} {self.pk}"
 
 
+class SignupSettings(models.Model):
+    """How an initiative's public sign-up form behaves; without a row: open, no extra question."""
+
+    initiative = models.OneToOneField(
+        "accounts.Organisation",
+        on_delete=models.CASCADE,
+        related_name="signup_settings",
+        verbose_name=_("initiative"),
+    )
+    is_open = models.BooleanField(_("open for sign-ups"), default=True)
+    asks_membership = models.BooleanField(
+        _("ask whether the resident is a member"), default=False
+    )
+    intro = models.TextField(_("introduction above the form"), blank=True, max_length=2000)
+
+    objects = AccessQuerySet.as_manager()
+    access_policy = Policy(
+        organisation="initiative",
+        roles={
+            Action.VIEW: frozenset({Role.COORDINATOR}),
+            Action.CHANGE: frozenset({Role.COORDINATOR}),
+        },
+    )
+
+    class Meta:
+        verbose_name = _("sign-up settings")
+        verbose_name_plural = _("sign-up settings")
+
+    def __str__(self) -> str:
+        return str(self.initiative)
+
+
+class PrivacyStatement(models.Model):
+    """One version of an initiative's privacy statement; a published text never changes.
+
+    A sign-up records the version it accepted, so what a resident agreed to can always
+    be shown word for word. A change is a new version.
+    """
+
+    initiative = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.PROTECT,
+        related_name="privacy_statements",
+        verbose_name=_("initiative"),
+    )
+    version = models.SlugField(_("version"), max_length=40)
+    text = models.TextField(_("text"), max_length=20000)
+    valid_from = models.DateTimeField(_("in force from"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = AccessQuerySet.as_manager()
+    access_policy = Policy(
+        organisation="initiative",
+        roles={
+            Action.VIEW: frozenset({Role.COORDINATOR}),
+            Action.CHANGE: frozenset({Role.COORDINATOR}),
+        },
+    )
+
+    class Meta:
+        verbose_name = _("privacy statement")
+        verbose_name_plural = _("privacy statements")
+        ordering = ["initiative", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["initiative", "version"], name="privacy_statement_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.initiative} {self.version}"
+
+
 # Every change is in the audit log; what residents and staff wrote is masked there.
 auditlog.register(Case, mask_fields=["wants_help_with", "contact_email", "contact_phone"])
 auditlog.register(CaseEvent, mask_fields=["text"])
 auditlog.register(CoachProfile)
 auditlog.register(Visit)
 auditlog.register(Task, mask_fields=["title"])
+auditlog.register(SignupSettings)
+auditlog.register(PrivacyStatement)

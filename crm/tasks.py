@@ -12,7 +12,7 @@ from django.db import OperationalError
 
 # services enqueues this module's tasks and the tasks call services: both import the
 # module, not names from it, so the cycle resolves whichever is imported first.
-from crm import services
+from crm import services, signup
 
 
 @shared_task(
@@ -30,3 +30,17 @@ from crm import services
 def coach_assignment_mail(event_id: int) -> None:
     """Mail the coach of the assignment with this timeline id that the case is theirs."""
     services.coach_assignment_mail_send(event_id=event_id)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OSError, OperationalError),
+    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
+    retry_backoff=30,
+    retry_backoff_max=60 * 60,
+    retry_jitter=True,
+    max_retries=8,
+)
+def signup_confirmation_mail(case_id: int) -> None:
+    """Confirm to the person who signed up (case with this id) that the sign-up arrived."""
+    signup.signup_confirmation_send(case_id=case_id)
