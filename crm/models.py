@@ -419,9 +419,7 @@ class SignupSettings(models.Model):
         verbose_name=_("initiative"),
     )
     is_open = models.BooleanField(_("open for sign-ups"), default=True)
-    asks_membership = models.BooleanField(
-        _("ask whether the resident is a member"), default=False
-    )
+    asks_membership = models.BooleanField(_("ask whether the resident is a member"), default=False)
     intro = models.TextField(_("introduction above the form"), blank=True, max_length=2000)
 
     objects = AccessQuerySet.as_manager()
