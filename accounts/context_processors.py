@@ -29,9 +29,12 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     all_roles = frozenset().union(*roles.values()) if roles else frozenset()
     items = [NavItem(_("Overview"), reverse("dossier:dashboard"))]
     if Role.COORDINATOR in all_roles:
+        items.append(NavItem(_("Sign-ups"), reverse("crm:case-list")))
         items.append(NavItem(_("Households"), reverse("dossier:household-list")))
     elif Role.COACH in all_roles:
         items.append(NavItem(_("My households"), reverse("dossier:household-list")))
+    if Role.COACH in all_roles:
+        items.append(NavItem(_("My visits"), reverse("crm:visit-list")))
     elif access.is_resident(user):
         items.append(NavItem(_("My home"), reverse("dossier:household-list")))
     if user.is_staff:

@@ -6,13 +6,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import Organisation, User
+from accounts import access
+from accounts.models import Municipality, Organisation, User
 from accounts.roles import Role
 from crm import pipeline
-from crm.models import Case, CaseEvent, CoachProfile, VisitStatus
+from crm.models import Case, CaseEvent, CoachProfile, Task, Visit, VisitStatus
 from dossier import addresses
 
 if TYPE_CHECKING:
@@ -123,3 +124,93 @@ def coaches_for_postcode(loads: list[CoachLoad], postcode: str) -> list[CoachLoa
     """The loads of the coaches who work in the postcode's area, active ones only."""
     area = addresses.normalise_postcode(postcode)[:4] if postcode else ""
     return [load for load in loads if load.is_active and area in load.areas]
+
+
+# The coordinator's pages ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the queue is narrowed to; empty values do not narrow."""
+
+    status: str | Sequence[str] | None = None
+    municipality: str = ""
+    area: str = ""
+    coach: User | None = None
+    without_coach: bool = False
+    older_than_days: int | None = None
+    search: str = ""
+
+
+def case_queue_filtered(
+    *, viewer: User, filters: QueueFilters, now: dt.datetime | None = None
+) -> QuerySet[Case]:
+    """The viewer's queue (case_queue) narrowed by municipality, postcode area and age too."""
+    cases = case_queue(
+        viewer=viewer, status=filters.status, coach=filters.coach, search=filters.search
+    )
+    if filters.without_coach:
+        cases = cases.filter(household__assigned_coach__isnull=True)
+    if filters.municipality:
+        cases = cases.filter(household__dwelling__municipality_code=filters.municipality)
+    if filters.area:
+        cases = cases.filter(household__dwelling__postcode__startswith=filters.area)
+    if filters.older_than_days is not None:
+        now = now or timezone.now()
+        cases = cases.filter(created_at__lt=now - dt.timedelta(days=filters.older_than_days))
+    return cases
+
+
+def coordinated_initiatives(*, viewer: User) -> list[int]:
+    """Ids of the initiatives the viewer coordinates."""
+    return access.organisations_with_role(viewer, {Role.COORDINATOR})
+
+
+def initiative_people(*, initiative_ids: Sequence[int], roles: Sequence[str]) -> QuerySet[User]:
+    """Active people with one of these roles in these initiatives, by name."""
+    return (
+        User.objects.filter(
+            is_active=True,
+            memberships__organisation_id__in=list(initiative_ids),
+            memberships__organisation__is_active=True,
+            memberships__role__in=list(roles),
+            memberships__is_active=True,
+        )
+        .distinct()
+        .order_by("first_name", "last_name", "pk")
+    )
+
+
+def queue_municipalities(*, viewer: User) -> QuerySet[Municipality]:
+    """The municipalities of the initiatives the viewer works for as coordinator or coach."""
+    org_ids = access.organisations_with_role(viewer, {Role.COORDINATOR, Role.COACH})
+    return Municipality.objects.filter(organisations__in=org_ids).distinct().order_by("name")
+
+
+def case_page(*, viewer: User, pk: int) -> Case:
+    """One case with what its page shows, or Http404 when the viewer may not see it."""
+    cases = Case.objects.select_related(
+        "initiative", "household__dwelling", "household__assigned_coach", "household__dossier"
+    ).prefetch_related(
+        Prefetch(
+            "visits",
+            queryset=Visit.objects.select_related("coach").order_by("-planned_start"),
+        ),
+        Prefetch(
+            "tasks",
+            queryset=Task.objects.select_related("assignee").order_by("done_at", "due_date", "pk"),
+        ),
+    )
+    return access.get_for(viewer, cases, pk=pk)
+
+
+def visit_list_upcoming(*, viewer: User, now: dt.datetime | None = None) -> QuerySet[Visit]:
+    """Planned visits the viewer may see that have not ended yet, soonest first."""
+    now = now or timezone.now()
+    # A visit that started up to a day ago may still be going on or not yet be marked done.
+    return (
+        Visit.objects.visible_to(viewer)
+        .filter(status=VisitStatus.PLANNED, planned_start__gte=now - dt.timedelta(days=1))
+        .select_related("coach", "case__household__dwelling")
+        .order_by("planned_start", "pk")
+    )
