@@ -7,11 +7,12 @@ e-mail address, a name or an address.
 from __future__ import annotations
 
 import logging
-import smtplib
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
+
+from config.celery import MAIL_TASK_OPTIONS
 
 # services enqueues this module's tasks and the tasks call services: both import the
 # module, not names from it, so the cycle resolves whichever is imported first.
@@ -20,18 +21,7 @@ from dossier import advice_reports, exchange, services
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    acks_late=True,
-    # A mail server that is down, slow or busy for a while (SMTPException is an OSError,
-    # as are refused and timed-out connections) is worth trying again.
-    autoretry_for=(OSError,),
-    # A refused recipient stays refused: retrying only repeats the bounce.
-    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
-    retry_backoff=30,
-    retry_backoff_max=60 * 60,
-    retry_jitter=True,
-    max_retries=8,
-)
+@shared_task(**MAIL_TASK_OPTIONS)
 def resident_invitation_send(user_id: int) -> None:
     """Mail the invited resident with this id the link to their dossier."""
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
@@ -59,31 +49,13 @@ def advice_report_render(report_id: int) -> None:
     advice_reports.report_render(report_id=report_id)
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OSError, OperationalError),
-    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
-    retry_backoff=30,
-    retry_backoff_max=60 * 60,
-    retry_jitter=True,
-    max_retries=8,
-)
+@shared_task(**MAIL_TASK_OPTIONS)
 def advice_report_send(report_id: int) -> None:
     """Mail the finished advice report with this id to the residents, once."""
     advice_reports.report_send(report_id=report_id)
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OSError,),
-    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
-    retry_backoff=30,
-    retry_backoff_max=60 * 60,
-    retry_jitter=True,
-    max_retries=8,
-)
+@shared_task(**MAIL_TASK_OPTIONS)
 def message_notification_send(message_id: int, user_id: int) -> None:
     """Tell the person with this id that the dossier of this message has a new message."""
     exchange.message_notification_send(message_id=message_id, user_id=user_id)
