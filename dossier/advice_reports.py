@@ -84,6 +84,10 @@ def to_print(*, viewer: User) -> QuerySet[AdviceReport]:
 # Services ------------------------------------------------------------------------------
 
 
+def _in_progress(dossier: Dossier) -> AdviceReport | None:
+    return dossier.reports.filter(status__in=(ReportStatus.QUEUED, ReportStatus.RUNNING)).first()
+
+
 def report_request(
     *, dossier: Dossier, actor: User, summary: str = "", delivery: str = Delivery.EMAIL
 ) -> AdviceReport:
@@ -97,9 +101,7 @@ def report_request(
     with transaction.atomic():
         # Numbers are handed out one at a time per dossier.
         Dossier.objects.select_for_update().filter(pk=dossier.pk).exists()
-        running = dossier.reports.filter(
-            status__in=(ReportStatus.QUEUED, ReportStatus.RUNNING)
-        ).first()
+        running = _in_progress(dossier)
         if running is not None:
             return running
         if delivery == Delivery.EMAIL and not recipients(dossier=dossier):
@@ -129,9 +131,7 @@ def report_request(
                 )
         except IntegrityError:
             # Another request for this dossier won the race (SQLite has no row lock).
-            running = dossier.reports.filter(
-                status__in=(ReportStatus.QUEUED, ReportStatus.RUNNING)
-            ).first()
+            running = _in_progress(dossier)
             if running is None:
                 raise
             return running
