@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from crm import views
 
 app_name = "crm"
 
 urlpatterns = [
+    path("aanmeldingen/importeren/", include("crm.import_urls")),
+    path("initiatief/", include("crm.dashboard_urls")),
     path("aanmeldingen/", views.case_list, name="case-list"),
     path("aanmeldingen/toewijzen/", views.case_bulk_assign, name="case-bulk-assign"),
     path("aanmeldingen/<int:pk>/", views.case_detail, name="case-detail"),
