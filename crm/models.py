@@ -161,6 +161,9 @@ class EventKind(models.TextChoices):
     ASSIGNMENT = "assignment", _("coach assignment")
     VISIT = "visit", _("visit")
     TASK = "task", _("task")
+    # One per measure the resident reports as taken at the follow-up (action
+    # "measure_taken", the measure's name as text): what the dashboard counts.
+    MEASURE_TAKEN = "measure_taken", _("measure taken")
 
 
 class CaseEvent(models.Model):
