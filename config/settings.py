@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
@@ -250,10 +251,25 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# The one beat process runs these; each job finds what is due and does it once, so a job
+# that runs twice (a beat restarted, a second beat by mistake) sends nothing twice.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "crm-dossier-reminders": {
+        "task": "crm.tasks.dossier_reminders",
+        "schedule": crontab(hour=9, minute=0),
+    },
+    "crm-follow-ups": {
+        "task": "crm.tasks.follow_ups",
+        "schedule": crontab(hour=9, minute=30),
+    },
+}
 
 REST_FRAMEWORK = {
+    # An initiative's API key first: a request without valid credentials then gets 401
+    # with a Bearer challenge. A key authenticates no user, so only views that admit keys
+    # (the CRM API) let one in (accounts/authentication.py).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -272,7 +288,17 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Woningdossier API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # People who are logged in, and systems with an API key: they need the calls they may make.
+    "SERVE_PERMISSIONS": ["accounts.authentication.IsLoggedInOrHasApiToken"],
+    # Fields named "status" and "kind" hold different choices in different apps; one
+    # name per choice set keeps the schema free of generated names (and of warnings).
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "dossier.models.MeasureStatus",
+        "KindEnum": "dossier.models.ComponentKind",
+        "CaseStatusEnum": "crm.models.CaseStatus",
+        "VisitStatusEnum": "crm.models.VisitStatus",
+        "TaskKindEnum": "crm.models.TaskKind",
+    },
 }
 
 # Security headers. Strict CSP with per-request nonces for the few inline scripts.

@@ -10,11 +10,13 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import VISIT_MINUTES_MAX, VISIT_MINUTES_MIN, CaseStatus, EventKind
 from crm.services import MANUAL_EVENT_KINDS, TEXT_MAX
+from dossier.models.measure import DoneBy
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from accounts.models import Municipality, User
+    from dossier.models import DossierMeasure
 
 ALL_STATUSES = "all"
 NO_COACH = "none"
@@ -187,3 +189,33 @@ class TaskForm(_OwnIds):
         self.fields["assignee"].choices = [("", _("Nobody in particular")), *_person_choices(staff)]
         if today is not None:
             self.fields["due_date"].initial = today + dt.timedelta(days=7)
+
+
+NOT_YET = "not_yet"
+
+
+class FollowUpForm(forms.Form):
+    """One question per measure: not yet, done yourself, or done by a company."""
+
+    def __init__(self, *args: Any, measures: Iterable[DossierMeasure], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(NOT_YET, _("Not yet")), *DoneBy.choices]
+        self.measures = list(measures)
+        for measure in self.measures:
+            self.fields[f"measure_{measure.pk}"] = forms.ChoiceField(
+                label=measure.measure_type.name,
+                help_text=measure.measure_type.description,
+                choices=choices,
+                initial=NOT_YET,
+                widget=forms.RadioSelect,
+                # A measure left out of the answer (an older page) is "not yet".
+                required=False,
+            )
+
+    def taken(self) -> dict[int, str]:
+        """The measures answered as done, with who did the work."""
+        return {
+            measure.pk: self.cleaned_data[f"measure_{measure.pk}"]
+            for measure in self.measures
+            if self.cleaned_data[f"measure_{measure.pk}"] not in ("", NOT_YET)
+        }

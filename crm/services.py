@@ -67,6 +67,7 @@ OWN_SERVICE = {
 MANUAL_EVENT_KINDS = frozenset({EventKind.NOTE, EventKind.CALL, EventKind.MESSAGE})
 TEXT_MAX = 4000
 MAIL_ASSIGNMENT = "coach_assignment_mail"
+MAIL_REPORT = "advice_report_mail"
 
 
 def _lock(case: Case) -> Case:
@@ -117,7 +118,8 @@ def _move(case: Case, action: str) -> tuple[str, str]:
     return before, after
 
 
-def _event(case: Case, kind: str, actor: User | None, **fields: Any) -> CaseEvent:
+def event_add(case: Case, kind: str, actor: User | None, **fields: Any) -> CaseEvent:
+    """One line in the case's timeline; None as actor: the system did it."""
     return CaseEvent.objects.create(case=case, kind=kind, actor=actor, **fields)
 
 
@@ -176,7 +178,7 @@ def case_open(*, household: Household, actor: User | None = None, **signup: Any)
             if (found := existing.first()) is None:
                 raise
             return found
-        _event(case, EventKind.STATUS_CHANGE, actor, to_status=case.status, action="open")
+        event_add(case, EventKind.STATUS_CHANGE, actor, to_status=case.status, action="open")
     return case
 
 
@@ -196,7 +198,7 @@ def case_transition(*, case: Case, action: str, actor: User, text: str = "") -> 
         # The resident expects a coach at the door: someone must tell them it is off.
         raise ValidationError(_("Cancel the planned visit first."), code="visit_planned")
     before, after = _move(locked, action)
-    _event(
+    event_add(
         locked,
         EventKind.STATUS_CHANGE,
         actor,
@@ -235,7 +237,7 @@ def case_assign(*, case: Case, coach: User, actor: User) -> Case:
     household.save(update_fields=["assigned_coach"])
     # The resident's appointment stands; whoever now coaches the case makes the visit.
     Visit.objects.filter(case=locked, status=VisitStatus.PLANNED).update(coach=coach)
-    event = _event(
+    event = event_add(
         locked,
         EventKind.ASSIGNMENT,
         actor,
@@ -288,7 +290,7 @@ def coach_assignment_mail_send(*, event_id: int) -> bool:
     # No lock is held while the mail server is slow. If it fails, the task retries; if
     # the worker dies between the mail and the row, the coach may get it twice.
     send_mail(subject, body, None, [coach.email])
-    _event(case, EventKind.EMAIL_SENT, None, action=MAIL_ASSIGNMENT, coach=coach, text=subject)
+    event_add(case, EventKind.EMAIL_SENT, None, action=MAIL_ASSIGNMENT, coach=coach, text=subject)
     return True
 
 
@@ -310,7 +312,7 @@ def case_invite_resident(*, case: Case, actor: User) -> Case:
     before, after = _move(locked, pipeline.INVITE_RESIDENT)
     dossier = dossier_services.dossier_create(household=locked.household)
     dossier_services.resident_invite(dossier=dossier, email=locked.contact_email, actor=actor)
-    _event(
+    event_add(
         locked,
         EventKind.EMAIL_SENT,
         actor,
@@ -358,7 +360,7 @@ def visit_plan(
     visit = Visit.objects.create(
         case=locked, coach=coach, planned_start=start, duration_minutes=duration_minutes
     )
-    _event(
+    event_add(
         locked,
         EventKind.VISIT,
         actor,
@@ -381,7 +383,7 @@ def _visit_finish(*, visit: Visit, actor: User, action: str, status: str, text: 
     before, after = _move(locked, action)
     current.status = status
     current.save(update_fields=["status"])
-    _event(
+    event_add(
         locked,
         EventKind.VISIT,
         actor,
@@ -428,7 +430,7 @@ def case_note_add(*, case: Case, actor: User, kind: str, text: str) -> CaseEvent
     """Record a note, a phone call or a message in the case's timeline."""
     if kind not in MANUAL_EVENT_KINDS:
         raise ValueError(f"{kind!r} is recorded by its own service")
-    return _event(case, kind, actor, text=_clean_text(text, required=True))
+    return event_add(case, kind, actor, text=_clean_text(text, required=True))
 
 
 def _is_staff_of(user: User, case: Case) -> bool:
@@ -455,6 +457,30 @@ def task_add(
     dedupe_key: str | None = None,
 ) -> Task:
     """Add a task to the case. With a dedupe_key, the task of that key if it exists already."""
+    task, _created = task_ensure(
+        case=case,
+        assignee=assignee,
+        title=title,
+        due_date=due_date,
+        actor=actor,
+        kind=kind,
+        dedupe_key=dedupe_key,
+    )
+    return task
+
+
+@transaction.atomic
+def task_ensure(
+    *,
+    case: Case,
+    assignee: User | None,
+    title: str,
+    due_date: dt.date,
+    actor: User | None,
+    kind: str = TaskKind.MANUAL,
+    dedupe_key: str | None = None,
+) -> tuple[Task, bool]:
+    """task_add() that also says whether the task is new: an automatic job acts only then."""
     title = title.strip()
     if not title:
         raise ValidationError(_("Give the task a title."), code="title")
@@ -465,7 +491,7 @@ def task_add(
     if dedupe_key is not None:
         existing = Task.objects.filter(dedupe_key=dedupe_key).first()
         if existing is not None:
-            return existing
+            return existing, False
     try:
         with transaction.atomic():
             task = Task.objects.create(
@@ -480,15 +506,78 @@ def task_add(
         # The same job, run twice at once, made it a moment ago.
         if dedupe_key is None:
             raise
-        return Task.objects.get(dedupe_key=dedupe_key)
-    _event(case, EventKind.TASK, actor, action="task_add", coach=assignee, task=task)
-    return task
+        return Task.objects.get(dedupe_key=dedupe_key), False
+    event_add(case, EventKind.TASK, actor, action="task_add", coach=assignee, task=task)
+    return task, True
 
 
 @transaction.atomic
 def task_done(*, task: Task, actor: User) -> Task:
     """Mark the task done; done twice is done once."""
     if Task.objects.filter(pk=task.pk, done_at__isnull=True).update(done_at=timezone.now()):
-        _event(task.case, EventKind.TASK, actor, action="task_done", task=task)
+        event_add(task.case, EventKind.TASK, actor, action="task_done", task=task)
     task.refresh_from_db()
     return task
+
+
+# What happens in the dossier moves the case ------------------------------------------------
+
+
+def _open_case(household_id: int) -> Case | None:
+    """The household's open case, locked; None when it has none (e.g. a dossier without sign-up)."""
+    return (
+        Case.objects.select_for_update()
+        .select_related("household")
+        .filter(household_id=household_id)
+        .exclude(status__in=pipeline.ENDED)
+        .first()
+    )
+
+
+@transaction.atomic
+def case_dossier_submitted(*, household_id: int, actor: User | None) -> Case | None:
+    """The resident finished the dossier: the case moves on, and its reminder is no longer due."""
+    case = _open_case(household_id)
+    if case is None:
+        return None
+    Task.objects.filter(case=case, kind=TaskKind.DOSSIER_REMINDER, done_at__isnull=True).update(
+        done_at=timezone.now()
+    )
+    # Finishing again later (after a change) or after the visit moves nothing.
+    if pipeline.MARK_DOSSIER_FILLED_IN in pipeline.allowed_actions(case.status):
+        before, after = _move(case, pipeline.MARK_DOSSIER_FILLED_IN)
+        event_add(
+            case,
+            EventKind.STATUS_CHANGE,
+            actor,
+            action=pipeline.MARK_DOSSIER_FILLED_IN,
+            from_status=before,
+            to_status=after,
+        )
+    return case
+
+
+@transaction.atomic
+def case_report_delivered(*, household_id: int, how: str, actor: User | None) -> Case | None:
+    """An advice report reached the resident (mailed, or printed for the post).
+
+    The mail is one line in the contact history. A case whose visit is recorded as done
+    moves to "report sent", which starts the clock of the follow-up; any other case keeps
+    its status, as the coach may still have a step to record.
+    """
+    case = _open_case(household_id)
+    if case is None:
+        return None
+    if how == "email":
+        event_add(case, EventKind.EMAIL_SENT, None, action=MAIL_REPORT)
+    if pipeline.MARK_REPORT_SENT in pipeline.allowed_actions(case.status):
+        before, after = _move(case, pipeline.MARK_REPORT_SENT)
+        event_add(
+            case,
+            EventKind.STATUS_CHANGE,
+            actor,
+            action=pipeline.MARK_REPORT_SENT,
+            from_status=before,
+            to_status=after,
+        )
+    return case

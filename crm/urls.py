@@ -25,4 +25,5 @@ urlpatterns = [
     path("bezoeken/<int:pk>/gedaan/", views.visit_done, name="visit-done"),
     path("bezoeken/<int:pk>/annuleren/", views.visit_cancel, name="visit-cancel"),
     path("taken/<int:pk>/klaar/", views.task_done, name="task-done"),
+    path("dossiers/<int:pk>/opvolging/", views.follow_up, name="follow-up"),
 ]

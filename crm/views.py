@@ -9,9 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,17 +21,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import access
 from accounts.access import Action
 from accounts.roles import Role
-from crm import pipeline, selectors, services
+from crm import calendar, pipeline, reminders, selectors, services
 from crm.forms import (
     ALL_STATUSES,
     NO_COACH,
     AssignForm,
     BulkAssignForm,
+    FollowUpForm,
     NoteForm,
     QueueFilterForm,
     TaskForm,
@@ -41,6 +40,7 @@ from crm.forms import (
     VisitPlanForm,
 )
 from crm.models import Case, CaseEvent, EventKind, Task, Visit, VisitStatus
+from dossier.models import Dossier, MeasureStatus
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -74,6 +74,11 @@ DONE_LABELS: dict[str, Any] = {
     services.MAIL_ASSIGNMENT: gettext_lazy("E-mail about the assignment to the energy coach"),
     "task_add": gettext_lazy("Task added"),
     "task_done": gettext_lazy("Task done"),
+    services.MAIL_REPORT: gettext_lazy("Advice report mailed to the resident"),
+    reminders.MAIL_DOSSIER_REMINDER: gettext_lazy("Reminder to fill in the dossier mailed"),
+    reminders.MAIL_FOLLOW_UP: gettext_lazy("Follow-up question mailed to the resident"),
+    reminders.FOLLOW_UP_ANSWERED: gettext_lazy("Follow-up answered"),
+    reminders.MEASURE_TAKEN: gettext_lazy("Measure taken"),
 }
 
 
@@ -527,61 +532,6 @@ def visit_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _ics_text(value: str) -> str:
-    """A TEXT value escaped as RFC 5545 section 3.3.11 asks."""
-    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return value.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
-
-
-def _ics_fold(line: str) -> str:
-    """Fold a content line at 75 octets (RFC 5545 section 3.1), never inside a character."""
-    out, current, size = [], "", 0
-    for char in line:
-        width = len(char.encode())
-        # Continuation lines start with a space, which counts towards their 75 octets.
-        if size + width > 75:
-            out.append(current)
-            current, size = " ", 1
-        current += char
-        size += width
-    out.append(current)
-    return "\r\n".join(out)
-
-
-def _ics_time(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def visit_calendar(visit: Visit, *, now: dt.datetime | None = None) -> bytes:
-    """One visit as an iCalendar file, for the coach's own calendar."""
-    now = now or timezone.now()
-    dwelling = visit.case.household.dwelling
-    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
-    link = settings.SITE_URL + reverse("crm:case-detail", kwargs={"pk": visit.case_id})
-    end = visit.planned_start + dt.timedelta(minutes=visit.duration_minutes)
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Woningdossier//Bezoeken//NL",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:visit-{visit.pk}@{domain}",
-        f"DTSTAMP:{_ics_time(now)}",
-        f"DTSTART:{_ics_time(visit.planned_start)}",
-        f"DTEND:{_ics_time(end)}",
-        "SUMMARY:"
-        + _ics_text(_("Home visit: %(household)s") % {"household": visit.case.household.name}),
-        f"LOCATION:{_ics_text(str(dwelling))}",
-        f"DESCRIPTION:{_ics_text(link)}",
-        f"URL:{link}",
-        "STATUS:CONFIRMED",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return ("\r\n".join(_ics_fold(line) for line in lines) + "\r\n").encode()
-
-
 @require_GET
 @login_required
 def visit_ics(request: HttpRequest, pk: int) -> HttpResponse:
@@ -590,7 +540,9 @@ def visit_ics(request: HttpRequest, pk: int) -> HttpResponse:
         Visit.objects.select_related("case__household__dwelling"),
         pk=pk,
     )
-    response = HttpResponse(visit_calendar(visit), content_type="text/calendar; charset=utf-8")
+    response = HttpResponse(
+        calendar.visit_calendar(visit), content_type="text/calendar; charset=utf-8"
+    )
     # The file holds an address: it stays out of shared caches and off the disk of proxies.
     response["Cache-Control"] = "private, no-store"
     # Ids only in the name: file names end up in download lists and mail attachments.
@@ -598,3 +550,43 @@ def visit_ics(request: HttpRequest, pk: int) -> HttpResponse:
         f'attachment; filename="bezoek-{visit.case_id}-{visit.pk}.ics"'
     )
     return response
+
+
+# The follow-up: which measures the resident took ------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@never_cache
+def follow_up(request: HttpRequest, pk: int) -> HttpResponse:
+    """The follow-up's question, for the resident (from the mail) or the coach (by phone)."""
+    dossier = access.get_for(
+        request.user,
+        Dossier.objects.select_related("household__dwelling"),
+        pk=pk,
+        action=Action.CHANGE,
+    )
+    form = FollowUpForm(
+        request.POST or None, measures=reminders.follow_up_measures(dossier=dossier)
+    )
+    if request.method == "POST" and form.is_valid():
+        taken = reminders.follow_up_record(dossier=dossier, taken=form.taken(), actor=request.user)
+        if taken:
+            messages.success(
+                request,
+                ngettext(
+                    "Thank you! The measure is marked as done in the dossier.",
+                    "Thank you! The %(count)s measures are marked as done in the dossier.",
+                    len(taken),
+                )
+                % {"count": len(taken)},
+            )
+        else:
+            messages.success(request, _("Thank you for letting us know."))
+        return redirect("dossier:dossier-overview", pk=dossier.pk)
+    done = dossier.measures.select_related("measure_type").filter(status=MeasureStatus.DONE)
+    return render(
+        request,
+        "crm/follow_up.html",
+        {"dossier": dossier, "form": form, "done": done.order_by("measure_type__sort_order")},
+    )

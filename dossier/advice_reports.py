@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from accounts import access
 from accounts.access import Action
-from dossier import advice, reports, tasks
+from dossier import advice, reports, signals, tasks
 from dossier.models import AdviceReport, Delivery, Dossier, ParameterSet, ReportStatus
 from dossier.models.report import report_path
 
@@ -160,13 +160,18 @@ def report_retry(*, report: AdviceReport, actor: User) -> AdviceReport:
     return report
 
 
+@transaction.atomic
 def report_mark_printed(*, report: AdviceReport, actor: User) -> AdviceReport:
     if report.status != ReportStatus.DONE:
         raise ValidationError(_("The report is not ready yet."), code="state")
-    AdviceReport.objects.filter(pk=report.pk, printed_at__isnull=True).update(
+    printed = AdviceReport.objects.filter(pk=report.pk, printed_at__isnull=True).update(
         printed_at=timezone.now()
     )
     report.refresh_from_db()
+    if printed:
+        signals.advice_report_delivered.send(
+            sender=AdviceReport, report=report, how=Delivery.PRINT, actor=actor
+        )
     return report
 
 
@@ -258,6 +263,9 @@ def report_send(*, report_id: int) -> bool:
         message.send()
         report.sent_at = timezone.now()
         report.save(update_fields=["sent_at"])
+        signals.advice_report_delivered.send(
+            sender=AdviceReport, report=report, how=Delivery.EMAIL, actor=None
+        )
     return True
 
 

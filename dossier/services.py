@@ -27,7 +27,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from accounts import access
-from dossier import tasks
+from dossier import signals, tasks
 from dossier.models import (
     BuildingComponent,
     ComponentKind,
@@ -335,6 +335,7 @@ def dossier_submit(*, dossier: Dossier, actor: User) -> Dossier:
     """The resident (or the coach with them) says the dossier is ready for the coach."""
     dossier.submitted_at = timezone.now()
     dossier.save(update_fields=["submitted_at"])
+    signals.dossier_submitted.send(sender=Dossier, dossier=dossier, actor=actor)
     return dossier
 
 

@@ -10,7 +10,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from crm import pipeline, services, views
+from crm import calendar, pipeline, services
 from crm.models import (
     Case,
     CaseEvent,
@@ -523,8 +523,8 @@ def test_the_calendar_file_follows_rfc_5545(cast, login, visit):
 
 
 def test_folding_never_splits_a_character_and_escaping_covers_newlines():
-    folded = views._ics_fold("DESCRIPTION:" + "ë" * 100)
+    folded = calendar.ics_fold("DESCRIPTION:" + "ë" * 100)
     parts = folded.encode().split(b"\r\n")
     assert all(len(p) <= 75 for p in parts) and all(p.startswith(b" ") for p in parts[1:])
     assert folded.replace("\r\n ", "") == "DESCRIPTION:" + "ë" * 100
-    assert views._ics_text("a\r\nb\nc,d;e\\") == "a\\nb\\nc\\,d\\;e\\\\"
+    assert calendar.ics_text("a\r\nb\nc,d;e\\") == "a\\nb\\nc\\,d\\;e\\\\"
