@@ -214,3 +214,13 @@ def visit_list_upcoming(*, viewer: User, now: dt.datetime | None = None) -> Quer
         .select_related("coach", "case__household__dwelling")
         .order_by("planned_start", "pk")
     )
+
+
+def cases_to_plan(*, viewer: User) -> QuerySet[Case]:
+    """The viewer's own open cases that wait for a visit to be planned, oldest first."""
+    return (
+        Case.objects.visible_to(viewer)
+        .filter(household__assigned_coach=viewer, status__in=pipeline.BEFORE_VISIT)
+        .select_related("household__dwelling")
+        .order_by("created_at", "pk")
+    )

@@ -274,7 +274,7 @@ def coach_assignment_mail_send(*, event_id: int) -> bool:
     )
     if sent.exists():
         return False
-    link = settings.SITE_URL + reverse("dossier:household-detail", kwargs={"pk": case.household_id})
+    link = settings.SITE_URL + reverse("crm:case-detail", kwargs={"pk": case.pk})
     # A worker has no request to take the language from.
     with translation.override(settings.LANGUAGE_CODE):
         subject = _("A case has been assigned to you")

@@ -527,6 +527,7 @@ def visit_list(request: HttpRequest) -> HttpResponse:
         "crm/visit_list.html",
         {
             "visits": visits,
+            "to_plan": selectors.cases_to_plan(viewer=request.user),
             "show_coach": bool(selectors.coordinated_initiatives(viewer=request.user)),
         },
     )
