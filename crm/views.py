@@ -40,6 +40,7 @@ from crm.forms import (
     VisitPlanForm,
 )
 from crm.models import Case, CaseEvent, EventKind, Task, Visit, VisitStatus
+from dossier import advice_reports
 from dossier.models import Dossier, MeasureStatus
 
 if TYPE_CHECKING:
@@ -154,6 +155,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "bulk_form": bulk_form,
             "filtered": any(v for k, v in request.GET.items() if k != "page"),
+            "to_print": advice_reports.to_print(viewer=request.user)
+            .select_related("dossier__household")
+            .order_by("finished_at"),
         },
     )
 

@@ -528,3 +528,32 @@ def test_folding_never_splits_a_character_and_escaping_covers_newlines():
     assert all(len(p) <= 75 for p in parts) and all(p.startswith(b" ") for p in parts[1:])
     assert folded.replace("\r\n ", "") == "DESCRIPTION:" + "ë" * 100
     assert calendar.ics_text("a\r\nb\nc,d;e\\") == "a\\nb\\nc\\,d\\;e\\\\"
+
+
+def test_the_queue_lists_the_initiatives_reports_to_print(cast, login, client):
+    from dossier.models import AdviceReport, ParameterSet
+
+    def report(household):
+        return AdviceReport.objects.create(
+            dossier=household.dossier,
+            number=1,
+            parameter_set=ParameterSet.objects.order_by("valid_from").first(),
+            figures={},
+            status="done",
+            delivery="print",
+            finished_at=timezone.now(),
+        )
+
+    waiting = report(cast.household_a2)
+    report(cast.household_b)
+    login(cast.coordinator)
+    html = client.get(reverse("crm:case-list")).content.decode()
+    section = html.split('id="to-print-heading"')[1].split("</section>")[0]
+    assert "Familie Beta" in section and "Familie Gamma" not in section
+    assert reverse("dossier:dossier-reports", args=[waiting.dossier_id]) in section
+
+    AdviceReport.objects.filter(pk=waiting.pk).update(printed_at=timezone.now())
+    assert 'id="to-print-heading"' not in client.get(reverse("crm:case-list")).content.decode()
+    login(cast.coordinator_b)
+    html = client.get(reverse("crm:case-list")).content.decode()
+    assert "Familie Gamma" in html.split('id="to-print-heading"')[1].split("</section>")[0]
