@@ -262,6 +262,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "crm.tasks.follow_ups",
         "schedule": crontab(hour=9, minute=30),
     },
+    # Uploaded resident lists are kept for a day at most (crm/importing.py).
+    "crm-import-uploads-purge": {
+        "task": "crm.tasks.import_uploads_purge",
+        "schedule": crontab(minute=20),
+    },
 }
 
 REST_FRAMEWORK = {

@@ -11,7 +11,7 @@ from config.celery import MAIL_TASK_OPTIONS
 
 # services enqueues this module's tasks and the tasks call services: both import the
 # module, not names from it, so the cycle resolves whichever is imported first.
-from crm import reminders, services, signup
+from crm import importing, reminders, services, signup
 
 
 @shared_task(**MAIL_TASK_OPTIONS)
@@ -48,3 +48,9 @@ def dossier_reminder_mail(task_id: int) -> None:
 def follow_up_mail(task_id: int) -> None:
     """Ask the household of the follow-up task with this id which measures they took."""
     reminders.follow_up_send(task_id=task_id)
+
+
+@shared_task
+def import_uploads_purge() -> None:
+    """Beat's hourly job: delete uploaded resident lists older than a day."""
+    importing.import_uploads_purge()

@@ -39,6 +39,7 @@ from crm.forms import (
     TransitionForm,
     VisitPlanForm,
 )
+from crm.importing import IMPORT_ACTION
 from crm.models import Case, CaseEvent, EventKind, Task, Visit, VisitStatus
 from dossier import advice_reports
 from dossier.models import Dossier, MeasureStatus
@@ -75,6 +76,7 @@ DONE_LABELS: dict[str, Any] = {
     services.MAIL_ASSIGNMENT: gettext_lazy("E-mail about the assignment to the energy coach"),
     "task_add": gettext_lazy("Task added"),
     "task_done": gettext_lazy("Task done"),
+    IMPORT_ACTION: gettext_lazy("Imported from a file"),
     services.MAIL_REPORT: gettext_lazy("Advice report mailed to the resident"),
     reminders.MAIL_DOSSIER_REMINDER: gettext_lazy("Reminder to fill in the dossier mailed"),
     reminders.MAIL_FOLLOW_UP: gettext_lazy("Follow-up question mailed to the resident"),
@@ -245,7 +247,7 @@ def _timeline(case: Case, viewer: User) -> list[TimelineRow]:
     rows = []
     for event in selectors.case_timeline(case=case, viewer=viewer):
         title = str(DONE_LABELS.get(event.action, event.get_kind_display()))
-        if event.kind in services.MANUAL_EVENT_KINDS:
+        if event.kind in services.MANUAL_EVENT_KINDS and not event.action:
             title = event.get_kind_display()
         detail = ""
         if event.kind == EventKind.ASSIGNMENT and event.coach:
