@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar
 
 from auditlog.registry import auditlog
@@ -194,6 +195,76 @@ class Membership(models.Model):
             )
 
 
+class ApiToken(models.Model):
+    """A key another system uses to reach an initiative's CRM API; only its hash is kept.
+
+    The key itself is shown once, when it is made (accounts.api_tokens). It acts for its
+    organisation with what a coordinator may do there, and only on the CRM API.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("organisation"),
+        limit_choices_to={"kind": "initiative"},
+    )
+    name = models.CharField(
+        _("name"),
+        max_length=100,
+        help_text=_("What the key is for, for example the sign-up form on the website."),
+    )
+    # The first characters of the key, for people to tell keys apart in a list or a
+    # configuration file; too few to guess the rest from.
+    prefix = models.CharField(_("start of the key"), max_length=16)
+    # SHA-256 of the key. The key holds 256 random bits, so nobody can find it back by
+    # trying keys against the hash; a slow password hash would cost every API call for
+    # no gain.
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    objects = AccessQuerySet.as_manager()
+    access_policy = Policy(
+        organisation="organisation",
+        roles={
+            Action.VIEW: frozenset({Role.COORDINATOR}),
+            Action.CHANGE: frozenset({Role.COORDINATOR}),
+        },
+    )
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(key_hash__regex=r"^[0-9a-f]{64}$"),
+                name="apitoken_key_hash_format",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now: dt.datetime) -> bool:
+        """Not revoked and not expired at `now`; the organisation is checked by the caller."""
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
 # Who gave whom which role, and when: changes to organisations and memberships are audited.
 auditlog.register(Organisation, m2m_fields={"municipalities"})
 auditlog.register(Membership)
+# Who made or revoked which key. The hash stays out of the log; the time of last use
+# changes by the minute and is written without the model's save().
+auditlog.register(ApiToken, exclude_fields=["key_hash", "last_used_at"])

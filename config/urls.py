@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("crm.urls")),
     path("aanmelden/", include("crm.signup_urls")),
     path("api/v1/", include("dossier.api_urls")),
+    path("api/v1/", include("crm.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("beheer/", admin.site.urls),
 ]
