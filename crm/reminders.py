@@ -116,7 +116,8 @@ def dossier_reminders(*, now: dt.datetime | None = None) -> int:
 def _claim_mail(task_id: int, kind: str, action: str) -> Task | None:
     """The task row, locked, when its mail is still to be sent; None otherwise."""
     task = (
-        Task.objects.select_for_update()
+        # Only the task's row: PostgreSQL cannot lock the outer-joined dossier.
+        Task.objects.select_for_update(of=("self",))
         .select_related("case__household__dossier", "case__initiative")
         .filter(pk=task_id, kind=kind, done_at__isnull=True)
         .first()
