@@ -7,7 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts import access, selectors
-from accounts.models import Organisation
+from accounts.models import ApiToken, Organisation
 
 
 @require_GET
@@ -36,5 +36,9 @@ def organisation_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "members": members,
             "initiatives": selectors.initiatives_in_area(organisation=organisation),
             "may_change": access.allows(request.user, organisation, access.Action.CHANGE),
+            "may_manage_keys": organisation.kind == Organisation.Kind.INITIATIVE
+            and access.allows(
+                request.user, ApiToken(organisation=organisation), access.Action.CHANGE
+            ),
         },
     )

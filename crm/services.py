@@ -183,7 +183,7 @@ def case_open(*, household: Household, actor: User | None = None, **signup: Any)
 
 
 @transaction.atomic
-def case_transition(*, case: Case, action: str, actor: User, text: str = "") -> Case:
+def case_transition(*, case: Case, action: str, actor: User | None, text: str = "") -> Case:
     """Move the case by one action of the pipeline, and record it with who and why."""
     if action in OWN_SERVICE:
         raise ValueError(f"use {OWN_SERVICE[action]}() for {action}")
@@ -215,7 +215,7 @@ def case_transition(*, case: Case, action: str, actor: User, text: str = "") -> 
 
 
 @transaction.atomic
-def case_assign(*, case: Case, coach: User, actor: User) -> Case:
+def case_assign(*, case: Case, coach: User, actor: User | None) -> Case:
     """Make `coach` the case's coach (and the household's), and mail them.
 
     The household's assigned coach is what gives a coach access to the dossier and the

@@ -333,3 +333,13 @@ def test_a_key_used_within_the_minute_costs_no_write(cast, made, django_assert_n
     api_tokens.token_touch(token, now=NOW)
     with django_assert_num_queries(0):
         api_tokens.token_touch(token, now=NOW + dt.timedelta(seconds=30))
+
+
+def test_the_organisation_page_links_to_the_keys_for_its_coordinators_only(cast, client, login):
+    url = reverse("accounts:organisation-detail", args=[cast.initiative_a.slug])
+    keys = reverse("accounts:api-token-list", args=[cast.initiative_a.slug])
+    login(cast.coordinator)
+    assert keys in client.get(url).content.decode()
+    login(cast.alice)
+    response = client.get(url)
+    assert response.status_code != 200 or keys not in response.content.decode()
