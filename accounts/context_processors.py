@@ -31,6 +31,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     if Role.COORDINATOR in all_roles:
         items.append(NavItem(_("Sign-ups"), reverse("crm:case-list")))
         items.append(NavItem(_("Households"), reverse("dossier:household-list")))
+        items.append(NavItem(_("Energy coaches"), reverse("crm:coach-list")))
         items.append(NavItem(_("Dashboard"), reverse("crm:dashboard")))
     elif Role.COACH in all_roles:
         items.append(NavItem(_("My households"), reverse("dossier:household-list")))

@@ -219,3 +219,21 @@ class FollowUpForm(forms.Form):
             for measure in self.measures
             if self.cleaned_data[f"measure_{measure.pk}"] not in ("", NOT_YET)
         }
+
+
+class CoachProfileForm(forms.Form):
+    areas = forms.CharField(
+        label=_("Postcode areas"),
+        required=False,
+        max_length=500,
+        help_text=_("The four digits of each postcode area, separated by commas or spaces."),
+    )
+    max_visits_per_week = forms.IntegerField(
+        label=_("Maximum visits per week"), min_value=1, max_value=50, initial=3
+    )
+    is_active = forms.BooleanField(
+        label=_("Takes new cases"),
+        required=False,
+        initial=True,
+        help_text=_("Untick to pause this coach: they keep their cases but get no new ones."),
+    )

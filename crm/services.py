@@ -40,7 +40,7 @@ from dossier import services as dossier_services
 from dossier.models import Household
 
 if TYPE_CHECKING:
-    from accounts.models import User
+    from accounts.models import Organisation, User
 
 # The sign-up answers a case keeps; case_open takes these and nothing else.
 SIGNUP_FIELDS = frozenset(
@@ -581,3 +581,43 @@ def case_report_delivered(*, household_id: int, how: str, actor: User | None) ->
             to_status=after,
         )
     return case
+
+
+# Coach profiles ------------------------------------------------------------------------
+
+
+def normalise_areas(text: str) -> str:
+    """ "3731, 3732 3733" as "3731,3732,3733": sorted, each once; the model checks the format."""
+    return ",".join(sorted({part for part in text.replace(",", " ").split() if part}))
+
+
+@transaction.atomic
+def coach_profile_save(
+    *,
+    initiative: Organisation,
+    coach: User,
+    areas: str,
+    max_visits_per_week: int,
+    is_active: bool,
+    actor: User,
+) -> CoachProfile:
+    """Set where a coach of the initiative works, how much, and whether they take new cases."""
+    is_coach = Membership.objects.filter(
+        user=coach, organisation=initiative, role=Role.COACH, is_active=True
+    ).exists()
+    if not is_coach:
+        raise ValidationError(_("Choose an active coach of this initiative."), code="coach")
+    profile = CoachProfile.objects.select_for_update().filter(user=coach).first()
+    if profile is None:
+        profile = CoachProfile(user=coach, organisation=initiative)
+    elif profile.organisation_id != initiative.pk:
+        # One profile per person: the initiative that made it keeps it.
+        raise ValidationError(
+            _("Another initiative keeps this coach's profile."), code="other_initiative"
+        )
+    profile.areas = normalise_areas(areas)
+    profile.max_visits_per_week = max_visits_per_week
+    profile.is_active = is_active
+    profile.full_clean()
+    profile.save()
+    return profile

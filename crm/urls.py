@@ -26,4 +26,6 @@ urlpatterns = [
     path("bezoeken/<int:pk>/annuleren/", views.visit_cancel, name="visit-cancel"),
     path("taken/<int:pk>/klaar/", views.task_done, name="task-done"),
     path("dossiers/<int:pk>/opvolging/", views.follow_up, name="follow-up"),
+    path("energiecoaches/", views.coach_list, name="coach-list"),
+    path("energiecoaches/<int:initiative>/<int:pk>/", views.coach_profile, name="coach-profile"),
 ]

@@ -14,8 +14,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import access
 from accounts.access import Action
+from accounts.models import Organisation, User
 from accounts.roles import Role
 from crm import calendar, pipeline, reminders, selectors, services
 from crm.forms import (
@@ -32,6 +33,7 @@ from crm.forms import (
     NO_COACH,
     AssignForm,
     BulkAssignForm,
+    CoachProfileForm,
     FollowUpForm,
     NoteForm,
     QueueFilterForm,
@@ -40,7 +42,7 @@ from crm.forms import (
     VisitPlanForm,
 )
 from crm.importing import IMPORT_ACTION
-from crm.models import Case, CaseEvent, EventKind, Task, Visit, VisitStatus
+from crm.models import Case, CaseEvent, CoachProfile, EventKind, Task, Visit, VisitStatus
 from dossier import advice_reports
 from dossier.models import Dossier, MeasureStatus
 
@@ -596,4 +598,77 @@ def follow_up(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "crm/follow_up.html",
         {"dossier": dossier, "form": form, "done": done.order_by("measure_type__sort_order")},
+    )
+
+
+# Coach profiles ------------------------------------------------------------------------
+
+
+def _coordinated(request: HttpRequest, pk: int) -> Organisation:
+    """The initiative, if the viewer coordinates it: 403 for who coordinates none, else 404."""
+    coordinated = selectors.coordinated_initiatives(viewer=request.user)
+    if not coordinated:
+        raise PermissionDenied
+    if pk not in coordinated:
+        raise Http404
+    return Organisation.objects.get(pk=pk)
+
+
+@require_GET
+@login_required
+@never_cache
+def coach_list(request: HttpRequest) -> HttpResponse:
+    """The coaches of each initiative the viewer coordinates, with their work and areas."""
+    initiatives = selectors.coordinated_initiatives(viewer=request.user)
+    if not initiatives:
+        raise PermissionDenied
+    groups = [
+        (initiative, selectors.coach_workload(initiative=initiative))
+        for initiative in Organisation.objects.filter(pk__in=initiatives).order_by("name")
+    ]
+    return render(request, "crm/coach_list.html", {"groups": groups})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@never_cache
+def coach_profile(request: HttpRequest, initiative: int, pk: int) -> HttpResponse:
+    organisation = _coordinated(request, initiative)
+    coach = get_object_or_404(
+        User.objects.filter(
+            memberships__organisation=organisation,
+            memberships__role=Role.COACH,
+            memberships__is_active=True,
+        ).distinct(),
+        pk=pk,
+    )
+    profile = CoachProfile.objects.filter(user=coach).first()
+    initial = (
+        {
+            "areas": ", ".join(profile.area_list),
+            "max_visits_per_week": profile.max_visits_per_week,
+            "is_active": profile.is_active,
+        }
+        if profile
+        else None
+    )
+    form = CoachProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.coach_profile_save(
+                initiative=organisation, coach=coach, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                for field, errors in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                form.add_error(None, error)
+        else:
+            messages.success(request, _("The profile of %(coach)s is saved.") % {"coach": coach})
+            return redirect("crm:coach-list")
+    return render(
+        request,
+        "crm/coach_profile.html",
+        {"form": form, "coach": coach, "initiative": organisation},
     )

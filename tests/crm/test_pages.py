@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -557,3 +558,82 @@ def test_the_queue_lists_the_initiatives_reports_to_print(cast, login, client):
     login(cast.coordinator_b)
     html = client.get(reverse("crm:case-list")).content.decode()
     assert "Familie Gamma" in html.split('id="to-print-heading"')[1].split("</section>")[0]
+
+
+# Coach profiles ------------------------------------------------------------------------
+
+
+def profile_url(cast, coach, initiative=None):
+    initiative = initiative or cast.initiative_a
+    return reverse("crm:coach-profile", args=[initiative.pk, coach.pk])
+
+
+def test_the_coordinator_sets_a_coachs_areas_week_and_pause(cast, login, client):
+    from crm.models import CoachProfile
+
+    login(cast.coordinator)
+    listing = client.get(reverse("crm:coach-list")).content.decode()
+    assert profile_url(cast, cast.alice) in listing and profile_url(cast, cast.bob) in listing
+    assert str(cast.charlie) not in listing
+    response = client.post(
+        profile_url(cast, cast.alice),
+        {"areas": "3732, 3731 3731", "max_visits_per_week": "4", "is_active": ""},
+    )
+    assert response.status_code == 302
+    profile = CoachProfile.objects.get(user=cast.alice)
+    assert (profile.areas, profile.max_visits_per_week, profile.is_active) == (
+        "3731,3732",
+        4,
+        False,
+    )
+    assert profile.organisation == cast.initiative_a
+    # A paused coach cannot be assigned.
+    case = open_case(cast.household_a2)
+    with pytest.raises(ValidationError):
+        services.case_assign(case=case, coach=cast.alice, actor=cast.coordinator)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("areas", "373"),
+        ("areas", "abcd"),
+        ("max_visits_per_week", "0"),
+        ("max_visits_per_week", ""),
+    ],
+)
+def test_a_bad_profile_is_refused_and_changes_nothing(cast, login, client, field, value):
+    from crm.models import CoachProfile
+
+    login(cast.coordinator)
+    data = {"areas": "3731", "max_visits_per_week": "3", "is_active": "on", field: value}
+    response = client.post(profile_url(cast, cast.alice), data)
+    assert response.status_code == 200
+    assert "utrecht-form-field--invalid" in response.content.decode()
+    assert not CoachProfile.objects.filter(user=cast.alice).exists()
+
+
+def test_coach_profiles_of_another_initiative_are_not_found(cast, login, client):
+    login(cast.coordinator_b)
+    assert client.get(profile_url(cast, cast.alice)).status_code == 404
+    data = {"areas": "3731", "max_visits_per_week": "3"}
+    assert client.post(profile_url(cast, cast.alice), data).status_code == 404
+    # Its own initiative's id with a coach of another one: not found either.
+    assert client.get(profile_url(cast, cast.alice, cast.initiative_b)).status_code == 404
+
+
+def test_coaches_residents_and_visitors_cannot_change_profiles(cast, login, client):
+    from crm.models import CoachProfile
+
+    data = {"areas": "3731", "max_visits_per_week": "9", "is_active": "on"}
+    login(cast.alice)
+    assert client.get(reverse("crm:coach-list")).status_code == 403
+    assert client.post(profile_url(cast, cast.alice), data).status_code == 403
+    login(cast.resident)
+    assert client.get(reverse("crm:coach-list")).status_code == 403
+    assert client.post(profile_url(cast, cast.alice), data).status_code == 403
+    client.logout()
+    response = client.get(reverse("crm:coach-list"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+    assert client.post(profile_url(cast, cast.alice), data).status_code == 302
+    assert not CoachProfile.objects.filter(user=cast.alice).exists()
