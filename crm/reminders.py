@@ -38,6 +38,8 @@ from dossier import services as dossier_services
 from dossier.models import DossierMeasure, DossierSection, MeasureStatus, Section
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from accounts.models import User
     from dossier.models import Dossier
 
@@ -128,6 +130,25 @@ def _claim_mail(task_id: int, kind: str, action: str) -> Task | None:
     return None if sent.exists() else task
 
 
+def _mail_residents(task: Task, *, action: str, template: str, link: Callable[[User], str]) -> int:
+    """Mail the household's residents with a login the task's mail; returns how many.
+
+    Called inside the task's row lock (_claim_mail): a second run waits, then finds the
+    timeline line this adds. The mail holds a link, never the name or the address.
+    """
+    case = task.case
+    residents = [u for u in case.household.residents.all() if u.is_active and u.email]
+    for user in residents:
+        context = {"initiative": case.initiative.name, "link": link(user)}
+        with translation.override(settings.LANGUAGE_CODE):
+            subject = render_to_string(f"emails/{template}-subject.txt", context).strip()
+            body = render_to_string(f"emails/{template}-body.txt", context)
+        send_mail(subject, body, None, [user.email])
+    if residents:
+        services.event_add(case, EventKind.EMAIL_SENT, None, action=action, task=task)
+    return len(residents)
+
+
 def _dossier_link(user: User, dossier: Dossier) -> str:
     """A link that lets this resident in: a fresh invitation while they have no password."""
     if user.has_usable_password():
@@ -147,8 +168,7 @@ def dossier_reminder_send(*, task_id: int) -> int:
     """Mail the reminder of this task to the household's residents, once; returns mails sent.
 
     Nothing goes out when the resident finished the dossier since (the task is done) or
-    when this mail went out already (a task delivered twice). The mail holds a link, not
-    the address or the name.
+    when this mail went out already (a task delivered twice).
     """
     with transaction.atomic():
         task = _claim_mail(task_id, TaskKind.DOSSIER_REMINDER, MAIL_DOSSIER_REMINDER)
@@ -158,19 +178,12 @@ def dossier_reminder_send(*, task_id: int) -> int:
         dossier = case.household.dossier
         if case.status != pipeline.DOSSIER_INVITED or dossier.submitted_at is not None:
             return 0
-        residents = [u for u in case.household.residents.all() if u.is_active and u.email]
-        for user in residents:
-            context = {"initiative": case.initiative.name, "link": _dossier_link(user, dossier)}
-            with translation.override(settings.LANGUAGE_CODE):
-                subject = render_to_string("emails/dossier-reminder-subject.txt", context).strip()
-                body = render_to_string("emails/dossier-reminder-body.txt", context)
-            # Sent inside the row lock: a second run waits, then finds the event below.
-            send_mail(subject, body, None, [user.email])
-        if residents:
-            services.event_add(
-                case, EventKind.EMAIL_SENT, None, action=MAIL_DOSSIER_REMINDER, task=task
-            )
-    return len(residents)
+        return _mail_residents(
+            task,
+            action=MAIL_DOSSIER_REMINDER,
+            template="dossier-reminder",
+            link=lambda user: _dossier_link(user, dossier),
+        )
 
 
 # The follow-up three months after the report ----------------------------------------------
@@ -225,28 +238,18 @@ def follow_up_send(*, task_id: int) -> int:
         task = _claim_mail(task_id, TaskKind.FOLLOW_UP, MAIL_FOLLOW_UP)
         if task is None:
             return 0
-        case = task.case
-        dossier = case.household.dossier
-        residents = [u for u in case.household.residents.all() if u.is_active and u.email]
+        dossier = task.case.household.dossier
         link = settings.SITE_URL + reverse("crm:follow-up", kwargs={"pk": dossier.pk})
-        for user in residents:
-            context = {"initiative": case.initiative.name, "link": link}
-            with translation.override(settings.LANGUAGE_CODE):
-                subject = render_to_string("emails/follow-up-subject.txt", context).strip()
-                body = render_to_string("emails/follow-up-body.txt", context)
-            send_mail(subject, body, None, [user.email])
-        if residents:
-            services.event_add(case, EventKind.EMAIL_SENT, None, action=MAIL_FOLLOW_UP, task=task)
-    return len(residents)
+        return _mail_residents(
+            task, action=MAIL_FOLLOW_UP, template="follow-up", link=lambda user: link
+        )
 
 
 def follow_up_measures(*, dossier: Dossier) -> QuerySet[DossierMeasure]:
     """The measures the follow-up asks about: advised or wanted, and not done yet."""
     return (
         dossier.measures.select_related("measure_type")
-        .filter(
-            ~Q(advice_priority="") | Q(status__in=(MeasureStatus.WANTED_NOW, MeasureStatus.LATER))
-        )
+        .filter(~Q(advice_priority="") | Q(status__in=WANTED))
         .exclude(status=MeasureStatus.DONE)
         .order_by("measure_type__sort_order", "pk")
     )

@@ -534,6 +534,20 @@ def _open_case(household_id: int) -> Case | None:
     )
 
 
+def _move_if_possible(case: Case, action: str, actor: User | None) -> None:
+    """Apply the action to a locked case when its status allows it, and record it; else nothing."""
+    if action in pipeline.allowed_actions(case.status):
+        before, after = _move(case, action)
+        event_add(
+            case,
+            EventKind.STATUS_CHANGE,
+            actor,
+            action=action,
+            from_status=before,
+            to_status=after,
+        )
+
+
 @transaction.atomic
 def case_dossier_submitted(*, household_id: int, actor: User | None) -> Case | None:
     """The resident finished the dossier: the case moves on, and its reminder is no longer due."""
@@ -544,16 +558,7 @@ def case_dossier_submitted(*, household_id: int, actor: User | None) -> Case | N
         done_at=timezone.now()
     )
     # Finishing again later (after a change) or after the visit moves nothing.
-    if pipeline.MARK_DOSSIER_FILLED_IN in pipeline.allowed_actions(case.status):
-        before, after = _move(case, pipeline.MARK_DOSSIER_FILLED_IN)
-        event_add(
-            case,
-            EventKind.STATUS_CHANGE,
-            actor,
-            action=pipeline.MARK_DOSSIER_FILLED_IN,
-            from_status=before,
-            to_status=after,
-        )
+    _move_if_possible(case, pipeline.MARK_DOSSIER_FILLED_IN, actor)
     return case
 
 
@@ -570,16 +575,7 @@ def case_report_delivered(*, household_id: int, how: str, actor: User | None) ->
         return None
     if how == "email":
         event_add(case, EventKind.EMAIL_SENT, None, action=MAIL_REPORT)
-    if pipeline.MARK_REPORT_SENT in pipeline.allowed_actions(case.status):
-        before, after = _move(case, pipeline.MARK_REPORT_SENT)
-        event_add(
-            case,
-            EventKind.STATUS_CHANGE,
-            actor,
-            action=pipeline.MARK_REPORT_SENT,
-            from_status=before,
-            to_status=after,
-        )
+    _move_if_possible(case, pipeline.MARK_REPORT_SENT, actor)
     return case
 
 
