@@ -6,32 +6,37 @@ from dossier.models.address import Dwelling, DwellingType, Household
 from dossier.models.calculation import ParameterSet, ParameterValue
 from dossier.models.exchange import Document, Message, MessageRead, Photo
 from dossier.models.house import (
+    YEAR_VALIDATORS,
     ApartmentType,
     BuildingComponent,
     ComponentKind,
     Dossier,
     DossierSection,
+    EnergyLabel,
     Insulation,
     Section,
     Source,
     ValueRecord,
     YesNoUnknown,
 )
-from dossier.models.measure import DossierMeasure, MeasureStatus, MeasureType
+from dossier.models.measure import DoneBy, DossierMeasure, MeasureStatus, MeasureType
 from dossier.models.report import AdviceReport, Delivery, ReportStatus
 
 __all__ = [
+    "YEAR_VALIDATORS",
     "AdviceReport",
     "ApartmentType",
     "BuildingComponent",
     "ComponentKind",
     "Delivery",
     "Document",
+    "DoneBy",
     "Dossier",
     "DossierMeasure",
     "DossierSection",
     "Dwelling",
     "DwellingType",
+    "EnergyLabel",
     "Household",
     "Insulation",
     "MeasureStatus",
