@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 DEFAULT_PASSWORD = "woningdossier-demo"  # noqa: S105 - the local demo database only
@@ -196,4 +197,95 @@ LOGINS = [
     ("municipality staff", "medewerker@gemeente-de-bilt.example"),
     ("province analyst", "analist@provincie-utrecht.example"),
     ("administrator", "beheer@woningdossier.example"),
+]
+
+
+# The NIP demo: Gemeente De Bilt runs the seed's first-tranche programme.
+NIP_MUNICIPALITY = "gemeente-de-bilt"
+NIP_STAFF = "medewerker@gemeente-de-bilt.example"
+
+
+@dataclass(frozen=True)
+class NipHome:
+    postcode: str
+    house_number: int
+    street: str
+    dwelling_type: str
+    build_year: int
+    label: str
+    woz_below_limit: bool
+    low_income: bool
+    # {funding source: amount} once granted; empty while in intake.
+    amounts: dict[str, str]
+    # (measure code, m², Rd or U value, diy/third_party, cost) once executed.
+    measure: tuple[str, str, str, str, str] | None = None
+    executed_on: dt.date = dt.date(2026, 3, 16)
+
+
+NIP_HOMES = [
+    NipHome(
+        "3732AA",
+        3,
+        "Vinkenlaan",
+        "terraced",
+        1962,
+        "E",
+        True,
+        True,
+        {"nip": "1460", "energy_poverty": "890"},
+        ("cavity_wall_insulation", "39", "1.3", "third_party", "1900"),
+    ),
+    NipHome(
+        "3732AA",
+        5,
+        "Vinkenlaan",
+        "terraced",
+        1962,
+        "F",
+        True,
+        True,
+        {"nip": "1460", "energy_poverty": "890"},
+        ("cavity_wall_insulation", "41", "1.3", "third_party", "1950"),
+    ),
+    NipHome(
+        "3732AA",
+        9,
+        "Vinkenlaan",
+        "corner",
+        1962,
+        "E",
+        True,
+        False,
+        {"nip": "1460"},
+        ("hr_glass", "22", "1.1", "third_party", "3900"),
+        dt.date(2026, 9, 2),
+    ),
+    NipHome(
+        "3732AB",
+        2,
+        "Merelstraat",
+        "semi_detached",
+        1971,
+        "D",
+        True,
+        False,
+        {"nip": "1460"},
+        ("floor_insulation", "52", "3.5", "diy", "850"),
+        dt.date(2025, 10, 20),
+    ),
+    NipHome(
+        "3732AB",
+        6,
+        "Merelstraat",
+        "semi_detached",
+        1971,
+        "E",
+        False,
+        True,
+        {"energy_poverty": "2350"},
+        ("cavity_wall_insulation", "90", "1.3", "third_party", "2350"),
+    ),
+    NipHome("3732AB", 8, "Merelstraat", "terraced", 1965, "G", True, False, {"nip": "1460"}),
+    NipHome("3732AC", 1, "Lijsterhof", "terraced", 1958, "F", True, True, {}),
+    NipHome("3732AC", 4, "Lijsterhof", "corner", 1958, "E", True, False, {}),
 ]

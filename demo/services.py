@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from allauth.account.models import EmailAddress
 from django.db import transaction
 
 from accounts.models import Membership, Municipality, Organisation, User
 from demo import data
-from dossier.models import Dossier, DossierMeasure, Dwelling, Household
+from demo.nip_plan import programme_from_plan
+from dossier.models import Dossier, DossierMeasure, Dwelling, Household, MeasureType
 from dossier.services import dossier_create
+from nip import services as nip_services
+from nip.models import Programme
 
 
 @transaction.atomic
@@ -68,6 +73,7 @@ def demo_seed(*, password: str = data.DEFAULT_PASSWORD) -> None:
         dossier = dossier_create(household=household)
         if (home.postcode, home.house_number) == data.DEMO_ADVICE_HOME:
             _demo_advice(dossier)
+    _demo_nip(orgs[data.NIP_MUNICIPALITY], users[data.NIP_STAFF])
 
 
 def _demo_advice(dossier: Dossier) -> None:
@@ -79,3 +85,63 @@ def _demo_advice(dossier: Dossier) -> None:
         DossierMeasure.objects.filter(
             dossier=dossier, measure_type__code=code, advice_priority=""
         ).update(advice_priority=priority, advice_note=note)
+
+
+def _demo_nip(municipality: Organisation, staff: User) -> None:
+    """The seed's first-tranche programme with some homes at each step; made only once."""
+    if Programme.objects.filter(municipality=municipality).exists():
+        return
+    programme = programme_from_plan(municipality)
+    for n, home in enumerate(data.NIP_HOMES):
+        dwelling, _ = Dwelling.objects.get_or_create(
+            postcode=home.postcode,
+            house_number=home.house_number,
+            defaults={
+                "street": home.street,
+                "city": "De Bilt",
+                "municipality_code": "GM0310",
+                "dwelling_type": home.dwelling_type,
+                "build_year": home.build_year,
+            },
+        )
+        application = nip_services.application_open(
+            programme=programme,
+            dwelling=dwelling,
+            channel="unburdening_party" if n % 2 else "municipality",
+            by=staff,
+            answers={
+                "owner_occupied": True,
+                "energy_label": home.label,
+                "build_year": home.build_year,
+                "dwelling_type": home.dwelling_type,
+                "woz_below_limit": home.woz_below_limit,
+                "income_below_threshold": home.low_income,
+            },
+        )
+        if not home.amounts:
+            continue
+        application = nip_services.application_approve(
+            application=application,
+            amounts={source: Decimal(amount) for source, amount in home.amounts.items()},
+            by=staff,
+            version=application.version,
+        )
+        if not home.measure:
+            continue
+        application = nip_services.species_check_save(
+            application=application, check="not_needed", document=None, version=application.version
+        )
+        code, area, value, done_by, cost = home.measure
+        nip_services.measure_record(
+            application=application,
+            measure_type=MeasureType.objects.get(code=code),
+            facts={
+                "area_m2": Decimal(area),
+                ("u_value" if code.endswith("glass") else "rd_value"): Decimal(value),
+                "executed_on": home.executed_on,
+                "done_by": done_by,
+                "cost_eur": Decimal(cost),
+            },
+            by=staff,
+            version=application.version,
+        )

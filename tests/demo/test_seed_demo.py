@@ -69,3 +69,16 @@ def test_it_lets_every_printed_login_in_through_the_login_page(client, role, ema
     )
     assert response.status_code == 302, response.content[:500]
     assert client.get(reverse("dossier:dashboard")).status_code == 200
+
+
+def test_it_gives_the_municipality_the_seed_programme_with_homes_at_each_step():
+    from nip.models import Application, ExecutedMeasure, Programme
+
+    seed()
+    programme = Programme.objects.get(municipality__slug=data.NIP_MUNICIPALITY)
+    assert programme.target_homes == 187
+    statuses = sorted(Application.objects.values_list("status", flat=True))
+    assert statuses.count("approved") == 6 and statuses.count("intake") == 2
+    assert ExecutedMeasure.objects.count() == 5
+    seed()
+    assert Application.objects.count() == len(data.NIP_HOMES)
