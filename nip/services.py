@@ -37,6 +37,7 @@ from nip.models import (
     ExecutedMeasure,
     FundingSource,
     ParameterSet,
+    ParameterValue,
     Programme,
     SpeciesCheck,
 )
@@ -613,3 +614,36 @@ def application_complete(*, application: Application, version: int) -> Applicati
         locked.status = ApplicationStatus.COMPLETED
         _save(locked, ["status"])
         return locked
+
+
+# ---------------------------------------------------------------------------------------
+# Parameters (the administrator)
+
+
+@transaction.atomic
+def parameter_set_copy(*, parameter_set: ParameterSet) -> ParameterSet:
+    """A new, unlocked version of the NIP parameters to edit, valid from tomorrow.
+
+    Decisions name the version they used; editing a copy leaves those versions as they were.
+    """
+    latest = ParameterSet.objects.select_for_update().order_by("-valid_from").first()
+    valid_from = timezone.localdate() + dt.timedelta(days=1)
+    if latest is not None and latest.valid_from >= valid_from:
+        valid_from = latest.valid_from + dt.timedelta(days=1)
+    copy = ParameterSet.objects.create(
+        version=f"nip-{valid_from:%Y-%m-%d}",
+        valid_from=valid_from,
+        description=f"Kopie van {parameter_set.version}",
+    )
+    ParameterValue.objects.bulk_create(
+        ParameterValue(
+            parameter_set=copy,
+            key=row.key,
+            value=row.value,
+            unit=row.unit,
+            source=row.source,
+            verified=row.verified,
+        )
+        for row in parameter_set.values.all()
+    )
+    return copy
