@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from django.urls import path
+
+from nip import api
+
 app_name = "nip-api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("eligibility/", api.EligibilityApi.as_view(), name="eligibility"),
+]
