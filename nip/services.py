@@ -21,11 +21,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dossier import storage
 from dossier.models import ComponentKind, Dossier, Dwelling, Household, Insulation, MeasureType
 from nip import rules
 from nip.models import (
@@ -183,7 +185,11 @@ def application_open_from_household(
     *, programme: Programme, household: Household, channel: str, by: User | None
 ) -> Application:
     """An intake from a house dossier: the dossier's answers fill in what it knows."""
-    dossier = Dossier.objects.select_related("household__dwelling").get(household=household)
+    dossier = (
+        Dossier.objects.select_related("household__dwelling").filter(household=household).first()
+    )
+    if dossier is None:
+        raise ValidationError(_("This household has no house dossier yet."), code="no_dossier")
     return application_open(
         programme=programme,
         dwelling=household.dwelling,
@@ -502,10 +508,14 @@ def species_check_save(
             )
         locked.species_check = check
         fields = ["species_check"]
+        previous = locked.species_document.name
         if document is not None:
             locked.species_document = document
             fields.append("species_document")
         _save(locked, fields)
+        if document is not None and previous:
+            # The replaced plan or exemption is personal data kept for nothing.
+            transaction.on_commit(lambda: default_storage.delete(previous))
         return locked
 
 
@@ -600,6 +610,8 @@ def measure_record(
             invoice=invoice or "",
             created_by=by,
         )
+        if measure.invoice:
+            storage.delete_on_rollback(measure, measure.invoice.name)
         _save(locked, [])
         return measure, check
 
