@@ -39,6 +39,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         items.append(NavItem(_("My visits"), reverse("crm:visit-list")))
     elif access.is_resident(user):
         items.append(NavItem(_("My home"), reverse("dossier:household-list")))
+    if Role.MUNICIPALITY_STAFF in all_roles:
+        items.append(NavItem(_("Insulation programmes"), reverse("nip:programme-list")))
     if user.is_staff:
         items.append(NavItem(_("Administration"), reverse("admin:index")))
     items.append(NavItem(_("My account"), reverse("account_email")))

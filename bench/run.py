@@ -99,6 +99,14 @@ BENCHMARKS = [
 # WeasyPrint rendering the finished HTML alone (bench/report.py). Target: at most 1.3.
 REPORT = "report"
 REPORT_TARGET = 1.3
+# Measured in-process too: the NIP's RVO monitoring export of 10,000 homes against bare
+# xlsxwriter writing the same rows, and its peak memory at 10,000 and 100,000 homes
+# (bench/nip_export.py). Target: at most 1.5, and memory that does not grow with the rows.
+NIP_EXPORT = "nip-export"
+NIP_EXPORT_TARGET = 1.5
+# Peak memory at 100,000 homes over the peak at 10,000: flat is about 1×.
+NIP_EXPORT_MEMORY_TARGET = 1.5
+IN_PROCESS = frozenset({REPORT, NIP_EXPORT})
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,8 @@ class Options:
     client: str
     # Advice reports to time in-process; 0 leaves the report benchmark out.
     report_runs: int = 0
+    # Whether to time the NIP's monitoring export in-process.
+    nip_export: bool = False
 
 
 @dataclass(frozen=True)
@@ -609,7 +619,10 @@ def describe(result: Result) -> str:
 
 
 def write_results(
-    results: list[Result], options: Options, report: dict[str, Any] | None = None
+    results: list[Result],
+    options: Options,
+    report: dict[str, Any] | None = None,
+    nip_export: dict[str, Any] | None = None,
 ) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
@@ -624,6 +637,7 @@ def write_results(
         "floor": results[0].name if results else None,
         "results": [asdict(result) for result in results],
         REPORT: report,
+        NIP_EXPORT: nip_export,
     }
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
@@ -652,6 +666,44 @@ def run_report_benchmark(env: dict[str, str], dossier: str, runs: int) -> dict[s
     return json.loads(found[1])
 
 
+def run_nip_export_benchmark(env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "--no-imports",
+            "--verbosity",
+            "0",
+            "--command",
+            "from bench.nip_export import main; main()",
+        ],
+        cwd=ROOT,
+        env=env,
+        timeout=SETUP_TIMEOUT,
+        capture_output=True,
+        text=True,
+    )
+    found = re.search(r"^BENCH-NIP-EXPORT (.+)$", done.stdout, re.MULTILINE)
+    if done.returncode or found is None:
+        raise BenchError(f"the NIP export benchmark failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(found[1])
+
+
+def describe_nip_export(figures: dict[str, Any]) -> str:
+    speed = "within" if figures["ratio"] <= NIP_EXPORT_TARGET else "ABOVE"
+    memory = "flat" if figures["memory_ratio"] <= NIP_EXPORT_MEMORY_TARGET else "GROWING"
+    return (
+        f"{NIP_EXPORT} (RVO monitoring XLSX of {figures['homes']:,} homes, median of "
+        f"{figures['runs']}): {figures['export_s'] * 1000:.0f} ms, bare xlsxwriter "
+        f"{figures['xlsxwriter_s'] * 1000:.0f} ms, {figures['ratio']:.2f}× ({speed} the "
+        f"target of {NIP_EXPORT_TARGET}×), {figures['queries']} queries; peak memory "
+        f"{figures['peak_kib']:,} KiB at {figures['homes']:,} homes and "
+        f"{figures['peak_large_kib']:,} KiB at {figures['large_homes']:,}, "
+        f"{figures['memory_ratio']:.2f}× ({memory})"
+    )
+
+
 def describe_report(report: dict[str, Any]) -> str:
     verdict = "within" if report["ratio"] <= REPORT_TARGET else "ABOVE"
     return (
@@ -663,7 +715,7 @@ def describe_report(report: dict[str, Any]) -> str:
 
 
 def selected(names: Sequence[str]) -> list[Benchmark]:
-    names = [name for name in names if name != REPORT]
+    names = [name for name in names if name not in IN_PROCESS]
     unknown = set(names) - {benchmark.name for benchmark in BENCHMARKS}
     if unknown:
         raise SystemExit(f"Unknown benchmark(s): {', '.join(sorted(unknown))}")
@@ -694,9 +746,11 @@ def parse_options(argv: Sequence[str]) -> tuple[Options, list[Benchmark]]:
         warmup=args.warmup,
         client=client,
         report_runs=args.report_runs if not args.names or REPORT in args.names else 0,
+        nip_export=not args.names or NIP_EXPORT in args.names,
     )
-    only_report = bool(args.names) and set(args.names) == {REPORT}
-    return options, [] if only_report else selected(args.names)
+    # Only in-process benchmarks asked for: no server, no pages.
+    only_in_process = bool(args.names) and set(args.names) <= IN_PROCESS
+    return options, [] if only_in_process else selected(args.names)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -719,17 +773,20 @@ def main(argv: Sequence[str]) -> int:
                 results = with_ratios(
                     [run_benchmark(b, server, options, placeholders) for b in benchmarks]
                 )
-        # After the server has stopped: the report's timings need the CPUs to themselves.
+        # After the server has stopped: the in-process timings need the CPUs to themselves.
         report = (
             run_report_benchmark(env, placeholders["dossier"], options.report_runs)
             if options.report_runs
             else None
         )
+        nip_export = run_nip_export_benchmark(env) if options.nip_export else None
     for result in results:
         print(describe(result))
     if report is not None:
         print(describe_report(report))
-    write_results(results, options, report)
+    if nip_export is not None:
+        print(describe_nip_export(nip_export))
+    write_results(results, options, report, nip_export)
     print(f"written to {RESULTS.relative_to(ROOT)}")
     return 0 if all(result.ok for result in results) else 1
 

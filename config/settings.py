@@ -267,6 +267,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "crm.tasks.import_uploads_purge",
         "schedule": crontab(minute=20),
     },
+    # RVO monitoring files made in the background are kept for a day (nip/monitoring.py).
+    "nip-monitoring-exports-purge": {
+        "task": "nip.tasks.monitoring_exports_purge",
+        "schedule": crontab(minute=40),
+    },
 }
 
 REST_FRAMEWORK = {

@@ -296,3 +296,63 @@ def test_the_report_benchmark_makes_real_reports_and_compares_them(
     made = cast.household_a.dossier.reports.all()
     # One warm-up and one measured report, both finished and kept.
     assert [r.status for r in made] == ["done", "done"]
+
+
+def test_it_times_the_nip_export_when_asked_or_when_all_run() -> None:
+    everything, pages = bench.parse_options([])
+    only_export, no_pages = bench.parse_options(["nip-export"])
+    both, none = bench.parse_options(["report", "nip-export"])
+    report_only, _ = bench.parse_options(["report"])
+    pages_only, some_pages = bench.parse_options(["dashboard"])
+
+    assert everything.nip_export and pages == bench.BENCHMARKS
+    assert only_export.nip_export and only_export.report_runs == 0 and no_pages == []
+    assert both.nip_export and both.report_runs == 5 and none == []
+    assert not report_only.nip_export
+    assert not pages_only.nip_export and [b.name for b in some_pages] == ["floor", "dashboard"]
+
+
+def test_it_reads_the_nip_export_line_against_its_targets() -> None:
+    figures = {
+        "homes": 10000,
+        "runs": 3,
+        "export_s": 1.9,
+        "xlsxwriter_s": 1.5,
+        "ratio": 1.27,
+        "queries": 2,
+        "large_homes": 100000,
+        "peak_kib": 3680,
+        "peak_large_kib": 3690,
+        "memory_ratio": 1.0,
+    }
+    line = bench.describe_nip_export(figures)
+    assert "10,000 homes" in line and "1.27×" in line and "within" in line and "flat" in line
+    slow = bench.describe_nip_export({**figures, "ratio": 1.8, "memory_ratio": 9.5})
+    assert "ABOVE" in slow and "GROWING" in slow
+
+
+def test_the_nip_export_benchmark_builds_the_homes_it_says_and_measures_both_paths(db) -> None:
+    from bench import nip_export
+    from nip import monitoring
+    from nip.models import Programme
+
+    figures = nip_export.measure(homes=30, large_homes=60, runs=1, block=10)
+
+    assert (figures["homes"], figures["large_homes"], figures["runs"]) == (30, 60, 1)
+    assert figures["export_s"] > 0 and figures["xlsxwriter_s"] > 0
+    assert figures["ratio"] == pytest.approx(
+        figures["export_s"] / figures["xlsxwriter_s"], rel=0.05
+    )
+    assert 0 < figures["queries"] <= 3
+    assert figures["peak_kib"] > 0 and figures["peak_large_kib"] > 0
+    period = nip_export._period()
+    for programme, homes in zip(
+        Programme.objects.filter(municipality__slug="bench-nip-export").order_by("tranche"),
+        (30, 60),
+        strict=True,
+    ):
+        rows = list(monitoring.monitoring_rows(programme=programme, period=period))
+        # Every copied home is a home of its own, with its own measures.
+        assert len(rows) == homes
+        assert len({(row[3], row[1], row[2]) for row in rows}) == homes
+        assert all(row[16] == 55.5 for row in rows)  # the cavity wall, by a contractor
