@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import xlsxwriter
 from auditlog.models import LogEntry
 from django.http import FileResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -175,7 +176,8 @@ def _check_filename(filename: str) -> None:
         raise ValueError(f"unsafe export file name: {filename!r}")
 
 
-def _download_headers(response: StreamingHttpResponse | FileResponse) -> None:
+def download_headers(response: HttpResponseBase) -> None:
+    """The headers every export download carries, also a stored file served by another app."""
     response["X-Content-Type-Options"] = "nosniff"
     # Exports hold personal data: they stay out of shared caches and off the disk of a
     # shared computer's browser cache.
@@ -190,7 +192,7 @@ def csv_response(
     _check_filename(filename)
     response = StreamingHttpResponse(csv_lines(header, rows), content_type=CSV_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    _download_headers(response)
+    download_headers(response)
     return response
 
 
@@ -211,7 +213,7 @@ def xlsx_response(
     response = FileResponse(
         handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE
     )
-    _download_headers(response)
+    download_headers(response)
     return response
 
 

@@ -266,13 +266,6 @@ def monitoring_export(request: HttpRequest, export: uuid.UUID) -> HttpResponse:
     return render(request, "nip/export_status.html", context)
 
 
-def _download_headers(response: HttpResponse) -> None:
-    # As accounts.exports does for the files made in the request.
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-
-
 @require_GET
 @login_required
 @never_cache
@@ -315,5 +308,5 @@ def monitoring_export_download(request: HttpRequest, export: uuid.UUID) -> HttpR
         filename=monitoring.export_filename(found.programme, period, found.format),
         content_type=monitoring.CONTENT_TYPES[found.format],
     )
-    _download_headers(response)
+    exports.download_headers(response)
     return response
