@@ -43,6 +43,8 @@ class Policy:
     resident: lookup path to the resident user(s) (a foreign key or many-to-many).
     via: (lookup path, related model): a row is visible when a related row is visible,
         e.g. a dwelling through the households that live in it.
+    parties: further (lookup path, roles per action) pairs for rows that belong to two
+        organisations at once, e.g. a sharing agreement seen by both its parties.
     """
 
     organisation: str | None
@@ -52,6 +54,7 @@ class Policy:
     resident: str | None = None
     resident_actions: frozenset[str] = frozenset()
     via: tuple[str, str] | None = None
+    parties: tuple[tuple[str, dict[str, frozenset[str]]], ...] = ()
 
 
 def _active(user: Any) -> bool:
@@ -133,6 +136,10 @@ def q_for(model: type[models.Model], user: User, action: str = Action.VIEW) -> Q
         coach_orgs = organisations_with_role(user, {Role.COACH})
         if coach_orgs:
             q |= Q(**{policy.coach: user, f"{org_field}__in": coach_orgs})
+    for path, roles in policy.parties:
+        party_orgs = organisations_with_role(user, roles.get(action, ()))
+        if party_orgs:
+            q |= Q(**{f"{_path(path, 'id')}__in": party_orgs})
     if policy.resident and action in policy.resident_actions:
         # A subquery keeps a household with two residents from appearing twice.
         q |= Q(pk__in=model._default_manager.filter(**{policy.resident: user}).values("pk"))
@@ -170,6 +177,12 @@ def allows(user: User, obj: models.Model, action: str = Action.VIEW) -> bool:
     org_roles = roles.get(org_id, frozenset()) if org_id is not None else frozenset()
     if org_roles & policy.roles.get(action, frozenset()):
         return True
+    for path, party_roles in policy.parties:
+        party_id = _resolve_id(obj, path)
+        if party_id is not None and roles.get(party_id, frozenset()) & party_roles.get(
+            action, frozenset()
+        ):
+            return True
     if (
         policy.coach
         and action in policy.coach_actions

@@ -274,6 +274,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
+# The data platform (dataplatform/): the smallest number of households a published cell
+# may count (never below 5, whatever is set), and the provincial platform that receives
+# publications as signed JSON. Without an endpoint, publications are made but not sent.
+DATAPLATFORM_K = max(5, env.int("DATAPLATFORM_K", default=10))
+DATAPLATFORM_ENDPOINT_URL = env.str("DATAPLATFORM_ENDPOINT_URL", default="")
+DATAPLATFORM_SIGNING_KEY = env.str("DATAPLATFORM_SIGNING_KEY", default="")
+DATAPLATFORM_TIMEOUT = env.float("DATAPLATFORM_TIMEOUT", default=30)
+
 REST_FRAMEWORK = {
     # An initiative's API key first: a request without valid credentials then gets 401
     # with a Bearer challenge. A key authenticates no user, so only views that admit keys

@@ -21,10 +21,12 @@ urlpatterns = [
     path("", include("dossier.urls")),
     path("", include("crm.urls")),
     path("", include("nip.urls")),
+    path("", include("dataplatform.urls")),
     path("aanmelden/", include("crm.signup_urls")),
     path("api/v1/", include("dossier.api_urls")),
     path("api/v1/", include("crm.api_urls")),
     path("api/v1/nip/", include("nip.api_urls")),
+    path("api/v1/aggregates/", include("dataplatform.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("beheer/", admin.site.urls),
 ]

@@ -35,6 +35,7 @@ from dossier.models import (
     DossierMeasure,
     DossierSection,
     Household,
+    LabelKind,
     MeasureType,
     ParameterSet,
     ParameterValue,
@@ -136,8 +137,16 @@ def dossier_create(*, household: Household) -> Dossier:
     if existing is not None:
         return existing
     dwelling = household.dwelling
+    signals.dwelling_prefill.send(sender=Dossier, dwelling=dwelling)
+    has_label = bool(dwelling.registered_label)
     dossier = Dossier.objects.create(
-        household=household, dwelling_type=dwelling.dwelling_type, build_year=dwelling.build_year
+        household=household,
+        dwelling_type=dwelling.dwelling_type,
+        build_year=dwelling.build_year,
+        floor_area_m2=dwelling.floor_area_m2,
+        energy_label_kind=LabelKind.REGISTERED if has_label else "",
+        energy_label=dwelling.registered_label,
+        energy_label_date=dwelling.registered_label_on if has_label else None,
     )
     DossierSection.objects.bulk_create(
         [DossierSection(dossier=dossier, section=section) for section in Section.values]
@@ -152,6 +161,17 @@ def dossier_create(*, household: Household) -> Dossier:
         ]
     )
     now = timezone.now()
+    # Where each prefilled value came from: the open-data file and its date, when the
+    # data platform filled it; "BAG" for what the dwelling held before.
+    origins = dwelling.open_data or {}
+    prefilled = (
+        "dwelling_type",
+        "build_year",
+        "floor_area_m2",
+        "energy_label_kind",
+        "energy_label",
+        "energy_label_date",
+    )
     ValueRecord.objects.bulk_create(
         [
             ValueRecord(
@@ -160,9 +180,9 @@ def dossier_create(*, household: Household) -> Dossier:
                 source=Source.OPEN_DATA,
                 value=as_text(getattr(dossier, name)),
                 recorded_at=now,
-                source_detail="BAG",
+                source_detail=str(origins.get(name, "BAG"))[:200],
             )
-            for name in ("dwelling_type", "build_year")
+            for name in prefilled
             if getattr(dossier, name) not in (None, "")
         ]
     )

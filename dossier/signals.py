@@ -13,3 +13,8 @@ dossier_submitted = Signal()
 # An advice report reached the residents: report=, how ("email" or "print"), actor= (None
 # when a worker sent it).
 advice_report_delivered = Signal()
+
+# A dossier is about to be made for a household in this dwelling: dwelling=. The data
+# platform fills what the open-data files know of the address (build year, area, label)
+# onto the dwelling first, so the new dossier starts from it.
+dwelling_prefill = Signal()

@@ -20,6 +20,20 @@ class DwellingType(models.TextChoices):
     APARTMENT = "apartment", _("apartment")
 
 
+class EnergyLabelClass(models.TextChoices):
+    A4 = "A++++", "A++++"
+    A3 = "A+++", "A+++"
+    A2 = "A++", "A++"
+    A1 = "A+", "A+"
+    A = "A", "A"
+    B = "B", "B"
+    C = "C", "C"
+    D = "D", "D"
+    E = "E", "E"
+    F = "F", "F"
+    G = "G", "G"
+
+
 class Dwelling(models.Model):
     """One address in the Netherlands; shared by every initiative that has a household there."""
 
@@ -52,6 +66,20 @@ class Dwelling(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(1000), MaxValueValidator(2100)],
+    )
+    # Filled from the open-data tables (dataplatform) when the dwelling is first looked up;
+    # `open_data` says per field which file it came from: {"build_year": "BAG 2026-11-08"}.
+    floor_area_m2 = models.PositiveIntegerField(_("usable area (m²)"), null=True, blank=True)
+    registered_label = models.CharField(
+        _("registered energy label"), max_length=5, blank=True, choices=EnergyLabelClass.choices
+    )
+    registered_label_on = models.DateField(_("label recorded on"), null=True, blank=True)
+    bag_id = models.CharField(_("BAG object id"), max_length=16, blank=True)
+    neighbourhood_code = models.CharField(_("neighbourhood (CBS)"), max_length=10, blank=True)
+    district_code = models.CharField(_("district (CBS)"), max_length=8, blank=True)
+    open_data = models.JSONField(_("from open data"), default=dict, blank=True)
+    open_data_checked_at = models.DateTimeField(
+        _("looked up in open data at"), null=True, blank=True
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

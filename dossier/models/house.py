@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.access import AccessQuerySet, Action, Policy
 from accounts.roles import Role
-from dossier.models.address import DwellingType, Household
+from dossier.models.address import DwellingType, EnergyLabelClass, Household
 
 YEAR_VALIDATORS = [MinValueValidator(1000), MaxValueValidator(2100)]
 
@@ -79,18 +79,7 @@ class Ownership(models.TextChoices):
     UNKNOWN = "unknown", _("I don't know")
 
 
-class EnergyLabel(models.TextChoices):
-    A4 = "A++++", "A++++"
-    A3 = "A+++", "A+++"
-    A2 = "A++", "A++"
-    A1 = "A+", "A+"
-    A = "A", "A"
-    B = "B", "B"
-    C = "C", "C"
-    D = "D", "D"
-    E = "E", "E"
-    F = "F", "F"
-    G = "G", "G"
+EnergyLabel = EnergyLabelClass
 
 
 class LabelKind(models.TextChoices):

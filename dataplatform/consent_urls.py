@@ -1,0 +1,3 @@
+"""Stub: filled in by its own part of the data platform."""
+
+urlpatterns: list = []
