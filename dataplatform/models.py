@@ -37,8 +37,9 @@ class Purpose(models.TextChoices):
 
     PROCESSING = "processing", _("processing of my house dossier by the initiative")
     AGGREGATES = "aggregates", _("sharing my home's characteristics in postcode-6 figures")
-    ADDRESS_LEVEL = "address_level", _(
-        "sharing my home's characteristics with my address with the municipality"
+    ADDRESS_LEVEL = (
+        "address_level",
+        _("sharing my home's characteristics with my address with the municipality"),
     )
     RESEARCH = "research", _("being contacted for research")
 
@@ -91,10 +92,6 @@ class ConsentText(models.Model):
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} {self.version}"
 
-    @staticmethod
-    def hash_of(purpose: str, version: str, text: str) -> str:
-        return hashlib.sha256(f"{purpose}\n{version}\n{text}".encode()).hexdigest()
-
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:
             raise ValidationError(_("A consent text never changes; add a new version."))
@@ -103,6 +100,10 @@ class ConsentText(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError(_("A consent text is never deleted."))
+
+    @staticmethod
+    def hash_of(purpose: str, version: str, text: str) -> str:
+        return hashlib.sha256(f"{purpose}\n{version}\n{text}".encode()).hexdigest()
 
 
 class ConsentRecord(models.Model):
