@@ -272,6 +272,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "nip.tasks.monitoring_exports_purge",
         "schedule": crontab(minute=40),
     },
+    # The outbox of publications to the provincial platform (dataplatform/delivery.py).
+    "dataplatform-deliveries-send": {
+        "task": "dataplatform.tasks.deliveries_send",
+        "schedule": crontab(),  # every minute
+    },
+    # Every night a new publication per receiving organisation: consent withdrawn today
+    # is out of tomorrow's figures.
+    "dataplatform-publications-make": {
+        "task": "dataplatform.tasks.publications_make",
+        "schedule": crontab(hour=2, minute=0),
+    },
 }
 
 # The data platform (dataplatform/): the smallest number of households a published cell

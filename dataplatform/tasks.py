@@ -1,0 +1,31 @@
+"""Background work of the data platform. Tasks take ids, load, call a service.
+
+Their messages pass through the broker and its logs, so they carry ids only; these two
+carry nothing at all. Retries of a delivery are not Celery's: the outbox row keeps its
+own attempts and next attempt (dataplatform/delivery.py), so a lost task loses nothing.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+# delivery enqueues this module's tasks and the tasks call it: both import the module,
+# not names from it, so the cycle resolves whichever is imported first.
+from dataplatform import delivery
+
+
+@shared_task
+def deliveries_send() -> None:
+    """Beat's job every minute (and after a publication): send the deliveries that are due."""
+    delivery.deliveries_send()
+
+
+@shared_task
+def publications_make() -> None:
+    """Beat's daily job: make a publication for every recipient, then send them."""
+    # Imported here: dataplatform.publication imports the aggregation, which this module
+    # does not need just to send what is already made.
+    from dataplatform import publication
+
+    publication.publications_make()
+    deliveries_send.delay_on_commit()
