@@ -53,11 +53,11 @@ class MunicipalityAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Keys are made by coordinators, who see the key once; here they can only be looked
-    at, renamed, given an end date or revoked."""
+    """Keys are made by coordinators, municipality staff and province analysts, who see
+    the key once; here they can only be looked at, renamed, given an end date or revoked."""
 
     list_display = ["name", "organisation", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["organisation"]
+    list_filter = [("organisation", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "prefix", "organisation__name"]
     readonly_fields = [
         "organisation",

@@ -1,16 +1,23 @@
-"""API keys: how another system acts for one initiative on the CRM API.
+"""API keys: how another system acts for one organisation on the one API meant for it.
 
 A key is "wd_" and 43 random URL-safe characters (256 bits). Only its SHA-256 is stored,
 with its first characters for people to tell keys apart; the key itself is shown once,
 when it is made, and never logged or put in a URL.
 
+Each kind of organisation has its own API and its own key managers (KEY_KINDS): an
+initiative's coordinators make keys for its CRM API; a municipality's staff and a
+province's analysts make keys for the published neighbourhood figures (the aggregates
+API, dataplatform/api.py). A key reaches only the API of its organisation's kind: an
+initiative's key never reads figures, a municipality's key never reaches a CRM.
+
 A key is no person. It maps onto the models' access policies (`accounts.access.Policy`)
-as a coordinator of its organisation and nothing more: whatever a coordinator of that
-initiative may do to a row, the key may do, and no other organisation's rows exist for
-it. It does not borrow the access of the coordinator who made it, so it neither gains
-reach when that person gets another role, nor stops working when they leave. Only API
-views whose permission admits keys let one in (crm/api.py); everywhere else a request
-with a key has no user and is refused.
+as the one role of its organisation's kind (a coordinator of an initiative, staff of a
+municipality, an analyst of a province) and nothing more: whatever that role may do to a
+row there, the key may do, and no other organisation's rows exist for it. It does not
+borrow the access of the person who made it, so it neither gains reach when that person
+gets another role, nor stops working when they leave. Only API views whose permission
+admits keys let one in (crm/api.py, dataplatform/api.py), and each asks `reaches()`;
+everywhere else a request with a key has no user and is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
@@ -46,8 +54,29 @@ KEY_MAX_LENGTH = 64
 # last_used_at is written at most this often per key: every call writing it would make
 # each read a write, and on SQLite take the one write lock.
 LAST_USED_STEP = dt.timedelta(minutes=1)
-# What a key may do in its organisation.
-ROLE = Role.COORDINATOR
+
+# The APIs a key can be made for.
+CRM_API = "crm"
+AGGREGATES_API = "aggregates"
+
+
+@dataclass(frozen=True)
+class KeyKind:
+    """What the keys of one kind of organisation are for.
+
+    role: whom a key acts as in its organisation, and who there makes and revokes keys.
+    api: the one API the key reaches.
+    """
+
+    role: str
+    api: str
+
+
+KEY_KINDS: dict[str, KeyKind] = {
+    Organisation.Kind.INITIATIVE: KeyKind(role=Role.COORDINATOR, api=CRM_API),
+    Organisation.Kind.MUNICIPALITY: KeyKind(role=Role.MUNICIPALITY_STAFF, api=AGGREGATES_API),
+    Organisation.Kind.PROVINCE: KeyKind(role=Role.PROVINCE_ANALYST, api=AGGREGATES_API),
+}
 
 
 def key_hash(key: str) -> str:
@@ -65,10 +94,13 @@ def api_token_create(
     expires_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[ApiToken, str]:
-    """Make a key for the initiative; returns the row and the key, which is not kept anywhere."""
+    """Make a key for the organisation; returns the row and the key, which is not kept anywhere.
+
+    Whether `actor` may do so is the caller's check (may_manage_keys).
+    """
     now = now or timezone.now()
-    if organisation.kind != Organisation.Kind.INITIATIVE:
-        raise ValueError("only an initiative has a CRM to reach")
+    if organisation.kind not in KEY_KINDS:
+        raise ValueError("no API exists for an organisation of this kind")
     name = name.strip()
     if not name:
         raise ValidationError({"name": _("Give the key a name.")}, code="name")
@@ -117,7 +149,7 @@ def token_for_key(key: str, *, now: dt.datetime | None = None) -> ApiToken | Non
     if token is None or not hmac.compare_digest(token.key_hash, digest):
         return None
     organisation = token.organisation
-    if not organisation.is_active or organisation.kind != Organisation.Kind.INITIATIVE:
+    if not organisation.is_active or organisation.kind not in KEY_KINDS:
         return None
     return token if token.is_usable(now or timezone.now()) else None
 
@@ -139,11 +171,23 @@ def token_touch(token: ApiToken, *, now: dt.datetime | None = None) -> None:
 # What a key may reach --------------------------------------------------------------------
 
 
+def reaches(token: ApiToken, api: str) -> bool:
+    """True when the key is one for `api` (CRM_API or AGGREGATES_API), by its organisation's
+    kind. Every API view that admits keys asks this first."""
+    kind = KEY_KINDS.get(token.organisation.kind)
+    return kind is not None and kind.api == api
+
+
 def q_for_token(model: type[models.Model], token: ApiToken, action: str = Action.VIEW) -> Q:
-    """The rows of `model` a coordinator of the key's organisation may act on, by the
+    """The rows of `model` the key's role (KEY_KINDS) in its organisation may act on, by the
     model's own access policy; nothing for a model that no organisation owns."""
     policy = access.policy_of(model)
-    if policy.organisation is None or ROLE not in policy.roles.get(action, frozenset()):
+    kind = KEY_KINDS.get(token.organisation.kind)
+    if (
+        kind is None
+        or policy.organisation is None
+        or kind.role not in policy.roles.get(action, frozenset())
+    ):
         return Q(pk__in=[])
     field = f"{policy.organisation}__id" if policy.organisation else "pk"
     return Q(**{field: token.organisation_id})
@@ -155,14 +199,29 @@ def visible_to_token[M: models.Model](
     return queryset.filter(q_for_token(queryset.model, token, action))
 
 
-# The coordinator's list ------------------------------------------------------------------
+# Who manages keys, and their list ----------------------------------------------------------
+
+
+def may_manage_keys(user: User, organisation: Organisation) -> bool:
+    """True when the user holds, in this organisation, the role that makes and revokes its
+    keys: a coordinator of an initiative, staff of a municipality, an analyst of a province.
+
+    For an initiative this is what ApiToken's access policy says; the government roles are
+    checked here, as the policy names coordinators only.
+    """
+    kind = KEY_KINDS.get(organisation.kind)
+    if kind is None or not organisation.is_active:
+        return False
+    return kind.role in access.roles_by_organisation(user).get(organisation.pk, frozenset())
 
 
 def api_token_list(*, viewer: User, organisation: Organisation) -> QuerySet[ApiToken]:
-    """The organisation's keys, revoked ones too, newest first."""
+    """The organisation's keys, revoked ones too, newest first; none for someone who does
+    not manage them."""
+    if not may_manage_keys(viewer, organisation):
+        return ApiToken.objects.none()
     return (
-        ApiToken.objects.visible_to(viewer)
-        .filter(organisation=organisation)
+        ApiToken.objects.filter(organisation=organisation)
         .select_related("created_by")
         .order_by("-created_at", "-pk")
     )

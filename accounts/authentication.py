@@ -3,7 +3,7 @@
 A valid key authenticates as no user: request.user stays anonymous and request.auth is
 the ApiToken. Every view that asks for a person (the dossier API, the HTML pages) thus
 refuses a key by itself, and only a view whose permission says `admits_api_tokens` lets
-one in (the CRM API) and scopes what it shows by the key's organisation.
+one in (the CRM API, the aggregates API) and scopes what it shows by the key's organisation.
 """
 
 from __future__ import annotations
@@ -98,8 +98,10 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "type": "http",
             "scheme": "bearer",
             "description": (
-                "An API key of one energy initiative, made by a coordinator on the "
-                "organisation's page 'API keys'. It acts as a coordinator of that "
-                "initiative on the CRM API only. `Authorization: Token <key>` works too."
+                "An API key of one organisation, made on its page 'API keys'. An energy "
+                "initiative's key (made by a coordinator) acts as a coordinator of that "
+                "initiative on the CRM API only; a municipality's or a province's key (made "
+                "by its staff or analysts) reads that body's published figures on "
+                "/api/v1/aggregates/ only. `Authorization: Token <key>` works too."
             ),
         }

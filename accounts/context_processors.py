@@ -41,6 +41,13 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         items.append(NavItem(_("My home"), reverse("dossier:household-list")))
     if Role.MUNICIPALITY_STAFF in all_roles:
         items.append(NavItem(_("Insulation programmes"), reverse("nip:programme-list")))
+    if all_roles & {Role.MUNICIPALITY_STAFF, Role.PROVINCE_ANALYST}:
+        items.append(NavItem(_("Neighbourhood figures"), reverse("dataplatform:dashboard")))
+    if Role.COORDINATOR in all_roles:
+        items.append(NavItem(_("Consent"), reverse("dataplatform:consent-overview")))
+    # Coaches and residents get nothing new: their menu stays short.
+    if all_roles & {Role.COORDINATOR, Role.MUNICIPALITY_STAFF, Role.PROVINCE_ANALYST}:
+        items.append(NavItem(_("Agreements"), reverse("dataplatform:agreement-list")))
     if user.is_staff:
         items.append(NavItem(_("Administration"), reverse("admin:index")))
     items.append(NavItem(_("My account"), reverse("account_email")))

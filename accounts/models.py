@@ -196,7 +196,9 @@ class Membership(models.Model):
 
 
 class ApiToken(models.Model):
-    """A key another system uses to reach an initiative's CRM API; only its hash is kept.
+    """A key another system uses to reach the one API of its organisation's kind
+    (accounts.api_tokens): an initiative's CRM API, or a municipality's or province's
+    published figures; only its hash is kept.
 
     The key itself is shown once, when it is made (accounts.api_tokens). It acts for its
     organisation with what a coordinator may do there, and only on the CRM API.

@@ -6,8 +6,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from accounts import access, selectors
-from accounts.models import ApiToken, Organisation
+from accounts import access, api_tokens, selectors
+from accounts.models import Organisation
 
 
 @require_GET
@@ -36,9 +36,6 @@ def organisation_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "members": members,
             "initiatives": selectors.initiatives_in_area(organisation=organisation),
             "may_change": access.allows(request.user, organisation, access.Action.CHANGE),
-            "may_manage_keys": organisation.kind == Organisation.Kind.INITIATIVE
-            and access.allows(
-                request.user, ApiToken(organisation=organisation), access.Action.CHANGE
-            ),
+            "may_manage_keys": api_tokens.may_manage_keys(request.user, organisation),
         },
     )

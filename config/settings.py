@@ -296,7 +296,7 @@ DATAPLATFORM_TIMEOUT = env.float("DATAPLATFORM_TIMEOUT", default=30)
 REST_FRAMEWORK = {
     # An initiative's API key first: a request without valid credentials then gets 401
     # with a Bearer challenge. A key authenticates no user, so only views that admit keys
-    # (the CRM API) let one in (accounts/authentication.py).
+    # (the CRM API and the aggregates API) let one in (accounts/authentication.py).
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

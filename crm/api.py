@@ -5,7 +5,8 @@ reaches what `accounts.access` lets them: a coordinator everything of their init
 a coach the cases of the households assigned to them. Residents and government staff are
 refused as a whole with 403, as on the CRM pages. An initiative's API key
 (`accounts.api_tokens`) acts as a coordinator of that initiative and of nothing else;
-this is the one API that admits keys. Either way a row the caller may not see is a 404.
+a municipality's or a province's key is refused with 403 (it reads figures only,
+dataplatform/api.py). Either way a row the caller may not see is a 404.
 
 Every write goes through crm.services (or the sign-up in crm.signup), and its refusals
 come back as 400 with messages per field.
@@ -82,7 +83,8 @@ class IsCrmStaffOrApiToken(BasePermission):
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         if has_api_token(request):
-            return True
+            # A municipality's or a province's key is for the published figures only.
+            return api_tokens.reaches(request.auth, api_tokens.CRM_API)
         user = request.user
         return bool(
             user

@@ -1,3 +1,11 @@
-"""Stub: filled in by its own part of the data platform."""
+"""The neighbourhood figures for municipality staff and province analysts."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from django.urls import path
+
+from dataplatform import dashboard_views
+
+urlpatterns = [
+    path("", dashboard_views.dashboard, name="dashboard"),
+]

@@ -4,8 +4,8 @@ For municipality staff, coordinators and energy coaches, who check a home before
 without) an intake. It reads no organisation's data and stores nothing: answers in, the
 group and the reason for every criterion out, by the NIP parameters in force on the date
 asked for. Residents and province analysts are refused with 403, and so are API keys:
-keys are for the CRM API only (accounts/authentication.py). Reasons come in the
-request's language, as LocaleMiddleware chose it.
+keys are for the CRM API and the published figures only (accounts/authentication.py).
+Reasons come in the request's language, as LocaleMiddleware chose it.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ from django.utils import timezone
 from accounts import api_tokens
 from accounts.models import ApiToken, Membership, Organisation
 from accounts.roles import Role
+from dataplatform.models import Level
+from dossier.models import Household
+from tests import builders
+from tests.dataplatform.builders import make_agreement, make_publication
 
 pytestmark = pytest.mark.django_db
 
@@ -103,22 +107,20 @@ def test_revoking_twice_keeps_the_first_time(cast, made):
     assert ApiToken.objects.get(pk=token.pk).revoked_at == NOW
 
 
-def test_only_an_initiative_gets_keys_and_only_with_a_name_and_a_future_end(cast):
-    with pytest.raises(ValueError):
-        api_tokens.api_token_create(
-            organisation=cast.municipality, name="Gemeente", actor=cast.municipality_staff
-        )
-    with pytest.raises(ValidationError):
-        api_tokens.api_token_create(
-            organisation=cast.initiative_a, name="  ", actor=cast.coordinator
-        )
-    with pytest.raises(ValidationError):
-        api_tokens.api_token_create(
-            organisation=cast.initiative_a,
-            name="Oud",
-            actor=cast.coordinator,
-            expires_at=timezone.now() - dt.timedelta(minutes=1),
-        )
+def test_a_key_needs_a_name_and_a_future_end(cast):
+    for organisation, actor in (
+        (cast.initiative_a, cast.coordinator),
+        (cast.municipality, cast.municipality_staff),
+    ):
+        with pytest.raises(ValidationError):
+            api_tokens.api_token_create(organisation=organisation, name="  ", actor=actor)
+        with pytest.raises(ValidationError):
+            api_tokens.api_token_create(
+                organisation=organisation,
+                name="Oud",
+                actor=actor,
+                expires_at=timezone.now() - dt.timedelta(minutes=1),
+            )
     assert not ApiToken.objects.exists()
 
 
@@ -275,13 +277,6 @@ def test_people_outside_the_initiative_find_nothing(cast, login, made, who):
     assert client.post(create_url(cast.initiative_a), {"name": "X"}).status_code == 404
 
 
-def test_municipality_staff_cannot_make_keys_for_their_municipality(cast, login):
-    client = login(cast.municipality_staff)
-    assert client.get(list_url(cast.municipality)).status_code == 404
-    assert client.post(create_url(cast.municipality), {"name": "X"}).status_code == 404
-    assert not ApiToken.objects.exists()
-
-
 def test_anonymous_visitors_are_sent_to_the_login(cast, client, made):
     token, _key = made
     for response in (
@@ -343,3 +338,157 @@ def test_the_organisation_page_links_to_the_keys_for_its_coordinators_only(cast,
     login(cast.alice)
     response = client.get(url)
     assert response.status_code != 200 or keys not in response.content.decode()
+
+
+# Keys of a municipality or a province: the published figures, and nothing else ----------------
+
+FIGURES = "/api/v1/aggregates/pc6/"
+
+
+@pytest.fixture
+def figures(cast, settings, tmp_path):
+    """A publication at postcode-6 level for the municipality and for the province."""
+    # The signed agreements' documents go to a temporary folder.
+    settings.MEDIA_ROOT = tmp_path / "media"
+    cells = [("pc6", "3731AB", "GM0310", "households", 12)]
+    for body in (cast.municipality, cast.province):
+        make_agreement(cast.initiative_a, body, Level.PC6)
+        make_publication(body, cells)
+
+
+@pytest.mark.parametrize(
+    ("body", "person"), [("municipality", "municipality_staff"), ("province", "province_analyst")]
+)
+def test_government_staff_make_a_key_for_their_body_and_see_it_once(cast, login, body, person):
+    organisation = getattr(cast, body)
+    client = login(getattr(cast, person))
+    page = client.get(list_url(organisation))
+    assert page.status_code == 200
+    assert "/api/v1/aggregates/pc6/" in page.content.decode()
+    response = client.post(create_url(organisation), {"name": "GIS-koppeling", "valid_until": ""})
+    assert response.status_code == 200
+    key = shown_key(response)
+    token = ApiToken.objects.get()
+    assert (token.organisation, token.name, token.created_by) == (
+        organisation,
+        "GIS-koppeling",
+        getattr(cast, person),
+    )
+    assert api_tokens.token_for_key(key) == token
+    assert key not in client.get(list_url(organisation)).content.decode()
+
+
+def test_a_municipalitys_key_reads_figures_and_never_the_crm(cast, figures):
+    _token, key = api_tokens.api_token_create(
+        organisation=cast.municipality, name="GIS", actor=cast.municipality_staff
+    )
+    client = Client(headers={"Authorization": f"Bearer {key}"})
+    assert client.get(FIGURES).status_code == 200
+    for url in ("/api/v1/cases/", "/api/v1/households/", "/api/v1/visits/", "/api/v1/tasks/"):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "results" not in response.json()
+    assert client.get("/api/v1/dossiers/").status_code in (401, 403)
+
+
+def test_a_provinces_key_reads_figures_and_never_the_crm(cast, figures):
+    _token, key = api_tokens.api_token_create(
+        organisation=cast.province, name="Dashboard", actor=cast.province_analyst
+    )
+    client = Client(headers={"Authorization": f"Bearer {key}"})
+    assert client.get(FIGURES).status_code == 200
+    assert client.get("/api/v1/cases/").status_code == 403
+
+
+def test_an_initiatives_key_reaches_the_crm_and_never_the_figures(cast, made, figures):
+    _token, key = made
+    client = Client(headers={"Authorization": f"Bearer {key}"})
+    assert client.get("/api/v1/cases/").status_code == 200
+    assert client.get(FIGURES).status_code == 403
+
+
+def test_which_api_a_key_reaches_follows_its_organisations_kind(cast):
+    def token(organisation, actor):
+        return api_tokens.api_token_create(organisation=organisation, name="X", actor=actor)[0]
+
+    crm, municipal, provincial = (
+        token(cast.initiative_a, cast.coordinator),
+        token(cast.municipality, cast.municipality_staff),
+        token(cast.province, cast.province_analyst),
+    )
+    assert api_tokens.reaches(crm, api_tokens.CRM_API)
+    assert not api_tokens.reaches(crm, api_tokens.AGGREGATES_API)
+    for government in (municipal, provincial):
+        assert api_tokens.reaches(government, api_tokens.AGGREGATES_API)
+        assert not api_tokens.reaches(government, api_tokens.CRM_API)
+
+
+def test_a_municipalitys_key_sees_no_crm_rows_by_the_access_policies(cast):
+    token, _key = api_tokens.api_token_create(
+        organisation=cast.municipality, name="GIS", actor=cast.municipality_staff
+    )
+    assert not api_tokens.visible_to_token(Household.objects.all(), token).exists()
+
+
+def test_municipality_staff_revoke_their_key_and_it_stops_working(cast, login, figures):
+    token, key = api_tokens.api_token_create(
+        organisation=cast.municipality, name="GIS", actor=cast.municipality_staff
+    )
+    api = Client(headers={"Authorization": f"Bearer {key}"})
+    assert api.get(FIGURES).status_code == 200
+    response = login(cast.municipality_staff).post(revoke_url(token))
+    assert response.status_code == 302
+    assert response["Location"] == list_url(cast.municipality)
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+    assert api.get(FIGURES).status_code == 401
+
+
+def test_a_government_key_stops_at_its_end_and_with_its_body(cast, figures):
+    token, key = api_tokens.api_token_create(
+        organisation=cast.municipality,
+        name="Proef",
+        actor=cast.municipality_staff,
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    assert api_tokens.token_for_key(key) == token
+    assert api_tokens.token_for_key(key, now=timezone.now() + dt.timedelta(hours=2)) is None
+    Organisation.objects.filter(pk=cast.municipality.pk).update(is_active=False)
+    assert api_tokens.token_for_key(key) is None
+
+
+def test_people_of_other_bodies_find_no_government_keys(cast, login):
+    utrecht = builders.make_organisation(
+        Organisation.Kind.MUNICIPALITY, name="Gemeente Utrecht", municipalities=("GM1904",)
+    )
+    staff_b = builders.make_member(utrecht, Role.MUNICIPALITY_STAFF)
+    token, _key = api_tokens.api_token_create(
+        organisation=cast.municipality, name="GIS", actor=cast.municipality_staff
+    )
+    for person in (staff_b, cast.province_analyst, cast.coordinator, cast.resident):
+        client = login(person)
+        assert client.get(list_url(cast.municipality)).status_code == 404
+        assert client.post(create_url(cast.municipality), {"name": "X"}).status_code == 404
+        assert client.post(revoke_url(token)).status_code == 404
+    # Nor through their own body's address.
+    url = reverse("accounts:api-token-revoke", args=[utrecht.slug, token.pk])
+    assert login(staff_b).post(url).status_code == 404
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is None
+    assert ApiToken.objects.count() == 1
+
+
+def test_municipality_staff_find_no_keys_of_the_province(cast, login):
+    assert login(cast.municipality_staff).get(list_url(cast.province)).status_code == 404
+
+
+def test_a_government_keys_page_is_not_for_anonymous_visitors(cast, client):
+    token, _key = api_tokens.api_token_create(
+        organisation=cast.municipality, name="GIS", actor=cast.municipality_staff
+    )
+    for response in (
+        client.get(list_url(cast.municipality)),
+        client.post(create_url(cast.municipality), {"name": "X"}),
+        client.post(revoke_url(token)),
+    ):
+        assert response.status_code == 302
+        assert "/login/" in response["Location"]
+    assert ApiToken.objects.get().revoked_at is None
