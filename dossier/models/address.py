@@ -68,7 +68,7 @@ class Dwelling(models.Model):
         validators=[MinValueValidator(1000), MaxValueValidator(2100)],
     )
     # Filled from the open-data tables (dataplatform) when the dwelling is first looked up;
-    # `open_data` says per field which file it came from: {"build_year": "BAG 2026-11-08"}.
+    # `open_data` says per field which file it came from: {"build_year": "BAG 08-11-2026"}.
     floor_area_m2 = models.PositiveIntegerField(_("usable area (m²)"), null=True, blank=True)
     registered_label = models.CharField(
         _("registered energy label"), max_length=5, blank=True, choices=EnergyLabelClass.choices
