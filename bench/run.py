@@ -106,7 +106,17 @@ NIP_EXPORT = "nip-export"
 NIP_EXPORT_TARGET = 1.5
 # Peak memory at 100,000 homes over the peak at 10,000: flat is about 1×.
 NIP_EXPORT_MEMORY_TARGET = 1.5
-IN_PROCESS = frozenset({REPORT, NIP_EXPORT})
+# The data platform on PostgreSQL (bench/dp_aggregate.py, bench/dp_import.py): postcode-6
+# aggregation of 1,000,000 synthetic dwellings against a bare GROUP BY of the same rows
+# (target: at most 1.5), and the open-data import rate against a bare COPY of the same
+# file (target: at least 0.5). They need a PostgreSQL server: BENCH_POSTGRES_URL, by
+# default the local one; a throwaway database is made and dropped.
+DP_AGGREGATE = "dp-aggregate"
+DP_AGGREGATE_TARGET = 1.5
+DP_IMPORT = "dp-import"
+DP_IMPORT_TARGET = 0.5
+DP_TIMEOUT = 3600
+IN_PROCESS = frozenset({REPORT, NIP_EXPORT, DP_AGGREGATE, DP_IMPORT})
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,8 @@ class Options:
     report_runs: int = 0
     # Whether to time the NIP's monitoring export in-process.
     nip_export: bool = False
+    # Which data-platform benchmarks to run on PostgreSQL.
+    dataplatform: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -623,6 +635,7 @@ def write_results(
     options: Options,
     report: dict[str, Any] | None = None,
     nip_export: dict[str, Any] | None = None,
+    dataplatform: dict[str, Any] | None = None,
 ) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
@@ -638,6 +651,7 @@ def write_results(
         "results": [asdict(result) for result in results],
         REPORT: report,
         NIP_EXPORT: nip_export,
+        **(dataplatform or {}),
     }
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
@@ -704,6 +718,104 @@ def describe_nip_export(figures: dict[str, Any]) -> str:
     )
 
 
+@contextmanager
+def postgres_database(env: dict[str, str]) -> Iterator[dict[str, str] | None]:
+    """A throwaway, migrated PostgreSQL database for the data-platform benchmarks.
+
+    Yields the environment pointing at it, or None (with a message) when no PostgreSQL
+    server answers; the database is dropped afterwards.
+    """
+    import psycopg2
+    from psycopg2 import sql
+
+    server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    name = f"woningdossier_bench_{os.getpid()}"
+    try:
+        admin = psycopg2.connect(server, connect_timeout=5)
+    except psycopg2.OperationalError as error:
+        print(f"data-platform benchmarks skipped: no PostgreSQL at {server} ({error})".strip())
+        yield None
+        return
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base = server.rsplit("/", 1)[0]
+    pg_env = {**env, "DATABASE_URL": f"{base}/{name}"}
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input", "--verbosity", "0"],
+            cwd=ROOT,
+            env=pg_env,
+            check=True,
+            timeout=SETUP_TIMEOUT,
+        )
+        yield pg_env
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        admin.close()
+
+
+def run_in_shell(env: dict[str, str], module: str, marker: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "--no-imports",
+            "--verbosity",
+            "0",
+            "--command",
+            f"from {module} import main; main()",
+        ],
+        cwd=ROOT,
+        env=env,
+        timeout=DP_TIMEOUT,
+        capture_output=True,
+        text=True,
+    )
+    found = re.search(rf"^{marker} (.+)$", done.stdout, re.MULTILINE)
+    if done.returncode or found is None:
+        raise BenchError(f"{module} failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(found[1])
+
+
+def run_dataplatform_benchmarks(env: dict[str, str], names: tuple[str, ...]) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    with postgres_database(env) as pg_env:
+        if pg_env is None:
+            return figures
+        if DP_IMPORT in names:
+            figures[DP_IMPORT] = run_in_shell(pg_env, "bench.dp_import", "BENCH-DP-IMPORT")
+        if DP_AGGREGATE in names:
+            figures[DP_AGGREGATE] = run_in_shell(pg_env, "bench.dp_aggregate", "BENCH-DP-AGGREGATE")
+    return figures
+
+
+def describe_dp_aggregate(figures: dict[str, Any]) -> str:
+    verdict = "within" if figures["ratio"] <= DP_AGGREGATE_TARGET else "ABOVE"
+    return (
+        f"{DP_AGGREGATE} (postcode-6 aggregation of {figures['dwellings']:,} dwellings in "
+        f"{figures['postcodes']:,} postcodes, PostgreSQL): {figures['aggregate_s']:.2f} s, "
+        f"bare GROUP BY of the same rows {figures['floor_s']:.2f} s, {figures['ratio']:.2f}× "
+        f"({verdict} the target of {DP_AGGREGATE_TARGET}×); bare GROUP BY of the dwelling "
+        f"table alone {figures['table_floor_s']:.2f} s; suppression "
+        f"{figures['suppression_s']:.2f} s; a whole publication {figures['publication_s']:.2f} s"
+    )
+
+
+def describe_dp_import(figures: dict[str, Any]) -> str:
+    verdict = "within" if figures["ratio"] >= DP_IMPORT_TARGET else "BELOW"
+    return (
+        f"{DP_IMPORT} (EP-Online file of {figures['rows']:,} rows, PostgreSQL): "
+        f"{figures['import_rows_per_s']:,.0f} rows/s, bare COPY "
+        f"{figures['copy_rows_per_s']:,.0f} rows/s, {figures['ratio']:.2f}× ({verdict} the "
+        f"target of {DP_IMPORT_TARGET}×)"
+    )
+
+
 def describe_report(report: dict[str, Any]) -> str:
     verdict = "within" if report["ratio"] <= REPORT_TARGET else "ABOVE"
     return (
@@ -747,6 +859,9 @@ def parse_options(argv: Sequence[str]) -> tuple[Options, list[Benchmark]]:
         client=client,
         report_runs=args.report_runs if not args.names or REPORT in args.names else 0,
         nip_export=not args.names or NIP_EXPORT in args.names,
+        dataplatform=tuple(
+            name for name in (DP_IMPORT, DP_AGGREGATE) if not args.names or name in args.names
+        ),
     )
     # Only in-process benchmarks asked for: no server, no pages.
     only_in_process = bool(args.names) and set(args.names) <= IN_PROCESS
@@ -780,13 +895,20 @@ def main(argv: Sequence[str]) -> int:
             else None
         )
         nip_export = run_nip_export_benchmark(env) if options.nip_export else None
+        dataplatform = (
+            run_dataplatform_benchmarks(env, options.dataplatform) if options.dataplatform else {}
+        )
     for result in results:
         print(describe(result))
     if report is not None:
         print(describe_report(report))
     if nip_export is not None:
         print(describe_nip_export(nip_export))
-    write_results(results, options, report, nip_export)
+    if DP_IMPORT in dataplatform:
+        print(describe_dp_import(dataplatform[DP_IMPORT]))
+    if DP_AGGREGATE in dataplatform:
+        print(describe_dp_aggregate(dataplatform[DP_AGGREGATE]))
+    write_results(results, options, report, nip_export, dataplatform)
     print(f"written to {RESULTS.relative_to(ROOT)}")
     return 0 if all(result.ok for result in results) else 1
 

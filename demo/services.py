@@ -7,6 +7,7 @@ from django.db import transaction
 
 from accounts.models import Membership, Municipality, Organisation, User
 from demo import data
+from demo.dataplatform_seed import demo_dataplatform
 from demo.nip_plan import programme_from_plan
 from dossier.models import Dossier, DossierMeasure, Dwelling, Household, MeasureType
 from dossier.services import dossier_create
@@ -74,6 +75,7 @@ def demo_seed(*, password: str = data.DEFAULT_PASSWORD) -> None:
         if (home.postcode, home.house_number) == data.DEMO_ADVICE_HOME:
             _demo_advice(dossier)
     _demo_nip(orgs[data.NIP_MUNICIPALITY], users[data.NIP_STAFF])
+    demo_dataplatform(orgs)
 
 
 def _demo_advice(dossier: Dossier) -> None:

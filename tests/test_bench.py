@@ -356,3 +356,34 @@ def test_the_nip_export_benchmark_builds_the_homes_it_says_and_measures_both_pat
         assert len(rows) == homes
         assert len({(row[3], row[1], row[2]) for row in rows}) == homes
         assert all(row[16] == 55.5 for row in rows)  # the cavity wall, by a contractor
+
+
+def test_it_runs_the_data_platform_benchmarks_when_asked_or_when_all_run() -> None:
+    everything, _ = bench.parse_options([])
+    only_aggregate, no_pages = bench.parse_options(["dp-aggregate"])
+    pages_only, _ = bench.parse_options(["dashboard"])
+
+    assert everything.dataplatform == ("dp-import", "dp-aggregate")
+    assert only_aggregate.dataplatform == ("dp-aggregate",) and no_pages == []
+    assert not only_aggregate.nip_export and only_aggregate.report_runs == 0
+    assert pages_only.dataplatform == ()
+
+
+def test_it_reads_the_data_platform_lines_against_their_targets() -> None:
+    aggregate = {
+        "dwellings": 1000452,
+        "postcodes": 450000,
+        "aggregate_s": 2.9,
+        "floor_s": 2.0,
+        "ratio": 1.45,
+        "table_floor_s": 0.8,
+        "suppression_s": 4.0,
+        "publication_s": 60.0,
+    }
+    line = bench.describe_dp_aggregate(aggregate)
+    assert "1,000,452 dwellings" in line and "1.45×" in line and "within" in line
+    assert "ABOVE" in bench.describe_dp_aggregate({**aggregate, "ratio": 1.9})
+    imported = {"rows": 300000, "import_rows_per_s": 90000, "copy_rows_per_s": 180000}
+    line = bench.describe_dp_import({**imported, "ratio": 0.5})
+    assert "300,000 rows" in line and "0.50×" in line and "within" in line
+    assert "BELOW" in bench.describe_dp_import({**imported, "ratio": 0.3})

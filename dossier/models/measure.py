@@ -108,6 +108,15 @@ class DossierMeasure(models.Model):
                 name="dossier_measure_done_fields_only_when_done",
             ),
         ]
+        indexes = [
+            # Most of a dossier's measures have no status: the postcode-6 figures
+            # (dataplatform.aggregation) read only those done or wanted now.
+            models.Index(
+                fields=["dossier"],
+                condition=Q(status__in=["done", "wanted_now"]),
+                name="dossier_measure_chosen_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return str(self.measure_type)

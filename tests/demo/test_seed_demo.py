@@ -82,3 +82,20 @@ def test_it_gives_the_municipality_the_seed_programme_with_homes_at_each_step():
     assert ExecutedMeasure.objects.count() == 5
     seed()
     assert Application.objects.count() == len(data.NIP_HOMES)
+
+
+def test_it_shares_figures_under_agreements_with_some_cells_published():
+    from dataplatform.models import Publication, PublicationDelivery, SharingAgreement
+
+    call_command("seed_demo", "--quiet")
+
+    assert SharingAgreement.objects.count() == 3
+    province = Publication.objects.get(recipient__slug="provincie-utrecht")
+    published = province.cells.filter(suppressed=False, level="pc6")
+    # The demo street has postcodes of at least 10 consenting households.
+    assert published.filter(measure="households", count__gte=10).exists()
+    assert province.cells.filter(suppressed=True).exists()
+    assert PublicationDelivery.objects.filter(publication=province).exists()
+    assert Publication.objects.filter(recipient__slug="gemeente-de-bilt").exists()
+    call_command("seed_demo", "--quiet")
+    assert Publication.objects.count() == 2
