@@ -6,7 +6,9 @@ as staff of a municipality or an analyst of a province. Nobody else: an initiati
 (that is for the CRM API), coordinators, coaches and residents get 403, and nobody reads
 another organisation's publication. The figures are the newest publication's, one level
 at a time, by area and measure, a page at a time (a province has hundreds of thousands of
-cells); a suppressed cell has `count: null` and `suppressed: true`, never a number.
+cells); a suppressed cell has `count: null` and `suppressed: true`, never a number. An
+area of fewer than K households comes as its `households` cell alone, suppressed: every
+figure of such an area is suppressed, and listing them all would add rows, not facts.
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ class AggregatesApi(APIView):
             "The figures of the newest publication for the caller's municipality or "
             "province at one level (postcode-6, neighbourhood, district or municipality), "
             "by area and measure, a page at a time (follow `next`). Small cells are "
-            "suppressed: `count` is null and `suppressed` true. Only while a sharing "
+            "suppressed: `count` is null and `suppressed` true; an area of fewer than K "
+            "households comes as its suppressed `households` cell alone. Only while a sharing "
             "agreement in force allows the level. For the API keys of a municipality or a "
             "province, and for their staff who are logged in."
         ),

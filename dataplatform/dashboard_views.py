@@ -216,6 +216,7 @@ class Figure:
 
 
 MISSING = Figure(None)
+SUPPRESSED_FIGURE = Figure(None, suppressed=True)
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,21 @@ def _cells_of(
     )
     for area, measure, count, suppressed in rows:
         cells.setdefault(area, {})[measure] = Figure(None if suppressed else count, suppressed)
-    return cells
+    return {area: _AreaCells(figures) for area, figures in cells.items()}
+
+
+class _AreaCells(dict):
+    """An area's figures. An area below K is published as its households cell alone
+    (dataplatform.suppression, compact): every other figure of it is suppressed too."""
+
+    def get(self, measure, default=None):  # type: ignore[override]
+        found = super().get(measure)
+        if found is not None:
+            return found
+        households = super().get(HOUSEHOLDS)
+        if households is not None and households.suppressed and measure != HOUSEHOLDS:
+            return SUPPRESSED_FIGURE
+        return default
 
 
 # Charts -----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from accounts.roles import Role
 from dataplatform.agreements import agreements_in_force
 from dataplatform.models import AGGREGATE_LEVELS, Level, Publication, PublicationCell
 from dataplatform.selectors import latest_publication
+from dataplatform.suppression import HOUSEHOLDS
 from dossier.models import DwellingType, EnergyLabel, MeasureType
 
 if TYPE_CHECKING:
@@ -247,18 +248,30 @@ def area_rows(queryset: QuerySet[PublicationCell], measures: Sequence[str]) -> I
     column = {measure: position for position, measure in enumerate(measures, start=2)}
     current: str | None = None
     row: list[Cell] = []
+    # An area below K is published as its households cell alone (dataplatform.suppression,
+    # compact): every figure it lacks is suppressed too, not absent.
+    small = False
     values = queryset.values_list(
         "area_code", "municipality_code", "measure", "count", "suppressed"
     )
     for area, municipality, measure, count, suppressed in values.iterator(chunk_size=2000):
         if area != current:
             if row:
-                yield row
+                yield _filled(row, small)
             current = area
             row = [area, municipality, *([""] * len(measures))]
+            small = False
+        if measure == HOUSEHOLDS and suppressed:
+            small = True
         row[column[measure]] = SUPPRESSED if suppressed else count
     if row:
-        yield row
+        yield _filled(row, small)
+
+
+def _filled(row: list[Cell], small: bool) -> list[Cell]:
+    if small:
+        row[2:] = [SUPPRESSED if value == "" else value for value in row[2:]]
+    return row
 
 
 def csv_filename(request: FigureRequest) -> str:

@@ -380,3 +380,16 @@ def test_the_menu_offers_the_data_platform_to_whom_it_is_for(cast, login):
     for user in (cast.alice, cast.resident):
         items = menu(login, user)
         assert not {dashboard, consent, agreements} & set(items)
+
+
+def test_an_area_published_as_its_households_cell_alone_shows_every_figure_suppressed(cast, login):
+    # A compact publication: 3731AD counts fewer than K households, so only its
+    # households cell is stored (dataplatform.suppression); 3731AB is complete.
+    cells = [*DE_BILT, ("pc6", "3731AD", "GM0310", "households", None)]
+    make_publication(cast.municipality, cells, k=10)
+
+    table = figures(login(cast.municipality_staff).get(URL, {"level": "pc6"}).content.decode())
+
+    assert set(table["3731AD"].values()) == {"x"}
+    # An area with its households published still marks a figure it lacks as absent.
+    assert "." in table["3731AB"].values()

@@ -407,3 +407,23 @@ def test_staff_of_two_municipalities_choose_which_export(cast, dp, login, homes)
         client.get(EXPORT, {"format": "csv", "organisation": dp.municipality_b.slug})
     )
     assert [row[1] for row in rows] == ["5"]
+
+
+def test_the_csv_writes_suppressed_for_every_figure_of_an_area_below_k(cast, dp, login):
+    make_agreement(cast.initiative_a, cast.municipality, Level.PC6)
+    make_publication(
+        cast.municipality,
+        [
+            ("pc6", "3731AB", "GM0310", "households", 12),
+            ("pc6", "3731AB", "GM0310", "label:D", 12),
+            ("pc6", "3731AB", "GM0310", "build_year:<1945", None),
+            # Below K: stored as its households cell alone.
+            ("pc6", "3731AD", "GM0310", "households", None),
+        ],
+    )
+
+    rows = csv_rows(login(cast.municipality_staff).get(csv_url()))
+
+    by_area = {row[0]: row for row in rows[1:]}
+    assert set(by_area["3731AD"][2:]) == {"–"}
+    assert "12" in by_area["3731AB"] and "–" in by_area["3731AB"]
