@@ -194,5 +194,6 @@ class OpenDataImportAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+
 # Publications and their outbox have their own admin module.
 from dataplatform import delivery_admin  # noqa: E402, F401

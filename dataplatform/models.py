@@ -339,14 +339,21 @@ class OpenDataImport(models.Model):
 
 
 class RegisteredLabel(models.Model):
-    """The current registered energy label of one address, from EP-Online's open data."""
+    """The current registered energy label of one address, from EP-Online's open data.
 
+    The address is the primary key, and the only index: the monthly import writes
+    millions of rows, and every index is paid for on each one. dataplatform.prefill finds
+    a label by its address (postcode and house number lead the key) and compares the
+    BAG id in Python.
+    """
+
+    pk = models.CompositePrimaryKey("postcode", "house_number", "suffix")
     postcode = models.CharField(_("postcode"), max_length=6)
     house_number = models.PositiveIntegerField(_("house number"))
     # House letter and addition as one upper-case string without separators ("A", "2",
     # "A2"), as EP-Online's Pand_huisnummer_toev mixes them.
     suffix = models.CharField(_("letter and addition"), max_length=8, blank=True)
-    bag_id = models.CharField(_("BAG object id"), max_length=16, blank=True, db_index=True)
+    bag_id = models.CharField(_("BAG object id"), max_length=16, blank=True)
     label = models.CharField(_("energy label"), max_length=5, choices=EnergyLabel.choices)
     recorded_on = models.DateField(_("recording date"))
     registered_on = models.DateField(_("registration date"), null=True, blank=True)
@@ -361,11 +368,6 @@ class RegisteredLabel(models.Model):
     class Meta:
         verbose_name = _("registered energy label")
         verbose_name_plural = _("registered energy labels")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["postcode", "house_number", "suffix"], name="registered_label_address"
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"{self.postcode} {self.house_number}{self.suffix}: {self.label}"
@@ -374,7 +376,7 @@ class RegisteredLabel(models.Model):
 class BagAddress(models.Model):
     """One address object (verblijfsobject) of the BAG with what prefills a dwelling."""
 
-    bag_id = models.CharField(_("BAG object id"), max_length=16, unique=True)
+    bag_id = models.CharField(_("BAG object id"), max_length=16)
     postcode = models.CharField(_("postcode"), max_length=6)
     house_number = models.PositiveIntegerField(_("house number"))
     house_letter = models.CharField(_("house letter"), max_length=1, blank=True)
@@ -395,6 +397,8 @@ class BagAddress(models.Model):
     class Meta:
         verbose_name = _("BAG address")
         verbose_name_plural = _("BAG addresses")
+        # A constraint, not unique=True: on PostgreSQL that adds a second (LIKE) index.
+        constraints = [models.UniqueConstraint(fields=["bag_id"], name="bag_address_bag_id")]
         indexes = [
             models.Index(
                 fields=["postcode", "house_number", "house_letter", "addition"],

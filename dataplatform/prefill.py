@@ -73,18 +73,30 @@ def _latest_import() -> Any:
 
 
 def _find_label(dwelling: Dwelling, bag_id: str) -> RegisteredLabel | None:
+    """The label of the dwelling's address; with a BAG id, that object's label first.
+
+    A label row always has a postcode and house number, and those lead the table's key,
+    so the few labels of one number are read at once and compared here: the table needs
+    no index on the BAG id, which would slow down every import.
+    """
+    labels = list(
+        RegisteredLabel.objects.filter(
+            postcode=dwelling.postcode, house_number=dwelling.house_number
+        ).order_by("-recorded_on")
+    )
     if bag_id:
-        label = RegisteredLabel.objects.filter(bag_id=bag_id).order_by("-recorded_on").first()
-        if label is not None:
-            return label
+        for label in labels:
+            if label.bag_id == bag_id:
+                return label
     suffix = f"{dwelling.house_letter}{dwelling.house_number_addition}".upper()
-    label = RegisteredLabel.objects.filter(
-        postcode=dwelling.postcode, house_number=dwelling.house_number, suffix=suffix
-    ).first()
-    # A label of another object at the same address (another BAG id) is not this home's.
-    if label is not None and bag_id and label.bag_id not in ("", bag_id):
-        return None
-    return label
+    for label in labels:
+        if label.suffix == suffix:
+            # A label of another object at the same address (another BAG id) is not
+            # this home's.
+            if bag_id and label.bag_id not in ("", bag_id):
+                return None
+            return label
+    return None
 
 
 def dwelling_prefill(*, dwelling: Dwelling) -> list[str]:

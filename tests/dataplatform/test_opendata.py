@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError, connection, transaction
 
 from dataplatform.models import (
     AddressArea,
@@ -21,7 +22,7 @@ from dataplatform.models import (
     OpenDataImport,
     RegisteredLabel,
 )
-from dataplatform.opendata import opendata_import
+from dataplatform.opendata import ImportReport, files, open_source, opendata_import
 
 FILES = Path(__file__).resolve().parent / "files"
 EP_ONLINE = FILES / "ep-online-sample.csv"
@@ -180,6 +181,191 @@ def test_columns_are_found_by_name_not_position(tmp_path):
     assert label.floor_area_m2 == Decimal("112.50")
 
 
+def copy_rows(text: str) -> list[tuple]:
+    """COPY text lines as typed tuples, as PostgreSQL reads them into the staging table."""
+    rows = []
+    for line in text.splitlines():
+        values = [None if value == r"\N" else value for value in line.split("\t")]
+        number, postcode, house, suffix, bag_id, label, *dates, kind, subkind, area = values
+        rows.append(
+            (
+                int(number),
+                postcode,
+                int(house),
+                suffix,
+                bag_id,
+                label,
+                *(None if d is None else dt.date.fromisoformat(d) for d in dates),
+                kind,
+                subkind,
+                None if area is None else Decimal(area),
+            )
+        )
+    return rows
+
+
+def typed_rows(rows) -> list[tuple]:
+    return [
+        (
+            *row[:6],
+            *(None if d is None else dt.date.fromisoformat(d) for d in row[6:9]),
+            *row[9:11],
+            None if row[11] is None else Decimal(row[11]),
+        )
+        for row in rows
+    ]
+
+
+MIXED_ROWS = [
+    label_row("3731AB", "1", "C", "20230512", Pand_gebruiksoppervlakte="112,5"),
+    label_row("3731 ab", "2", "b", "20230512"),  # postcode and label to be normalised
+    label_row("3731AB", "007", "A", "20200101", Pand_huisnummer_toev="bis"),
+    label_row("3731AB", "8", "A", "20200101", Pand_huisnummer_toev="-2 a"),
+    label_row("3731SD", "9", "A", "20200101"),  # letters never used in a postcode
+    label_row("3731AB", "10", "A", "20230230"),  # no 30 February
+    label_row("3731AB", "11", "A", "20230101", Pand_registratiedatum="2023"),
+    label_row("3731AB", "0", "A", "20230101"),
+    label_row("3731AB", "12", "A", "20230101", Pand_gebouwklasse="U"),
+    label_row("3731AB", "13", "A", "20230101", Pand_status="vergunningsaanvraag"),
+    label_row("3731AB", "14", "A", "20230101", Pand_bagverblijfsobjectid="x"),
+    label_row("3731AB", "15", "A", "20230101", Pand_gebruiksoppervlakte="veel"),
+    label_row("3731AB", "16", "A", "20230101", Pand_gebouwtype="  " + "Rijwoning " * 8),
+    label_row("3731AB", "17", "A", "20230101", Pand_huisnummer_toev="ABCDEFGHIJ"),
+    label_row("3731AB", "18", "Z", "20230101"),
+    label_row("3731AB", "19", "A", "20230101", Meting_geldig_tot="20331301"),
+]
+
+
+def test_the_fast_reading_for_copy_gives_the_rows_and_problems_of_the_row_by_row_check(tmp_path):
+    path = ep_online_file(tmp_path / "mixed.csv", MIXED_ROWS * 3, published="01-09-2026")
+    # Windows line ends, an empty line and a line one field short in the middle.
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[10:10] = ["", ";".join(["x"] * 36)]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+
+    slow_report, fast_report = ImportReport(), ImportReport()
+    slow = typed_rows(open_source("ep_online", path).rows(slow_report))
+    fast = copy_rows("".join(open_source("ep_online", path).copy_text(fast_report)))
+
+    assert sorted(fast) == slow
+    assert fast_report == slow_report
+    assert slow_report.bad_rows == 3 * 7 + 1
+    assert slow_report.rows_skipped == slow_report.bad_rows + 3 * 2
+    assert {"line": 12, "message": "36 fields instead of 37"} in slow_report.problems
+    assert [p["line"] for p in slow_report.problems] == sorted(
+        p["line"] for p in slow_report.problems
+    )
+    by_number = {row[2]: row for row in slow}
+    assert by_number[2][1] == "3731AB" and by_number[2][5] == "B"
+    assert by_number[7][3] == "BIS"
+    assert by_number[8][3] == "2A"
+    assert by_number[1][11] == Decimal("112.5")
+    assert by_number[14][4] == ""  # a bad BAG id is left out, the label kept
+    assert by_number[15][11] is None
+    assert by_number[16][9] == ("Rijwoning " * 8).strip()[:60]
+
+
+def test_rows_read_in_small_blocks_are_the_same(tmp_path, monkeypatch):
+    rows = [
+        *MIXED_ROWS,
+        label_row("3731AB", "30", "B", "20230512", Pand_projectnaam='"Fase; 1\nen 2"'),
+        *MIXED_ROWS,
+    ]
+    path = ep_online_file(tmp_path / "blocks.csv", rows * 2, published="01-09-2026")
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+
+    def read(method: str) -> tuple[list, ImportReport]:
+        report = ImportReport()
+        found = getattr(open_source("ep_online", path), method)(report)
+        return (copy_rows("".join(found)) if method == "copy_text" else list(found)), report
+
+    whole_rows, whole_report = read("rows")
+    whole_copy, whole_copy_report = read("copy_text")
+    monkeypatch.setattr(files, "BLOCK_CHARS", 97)
+    small_rows, small_report = read("rows")
+    small_copy, small_copy_report = read("copy_text")
+
+    assert small_rows == whole_rows
+    assert sorted(small_copy) == sorted(whole_copy) == sorted(typed_rows(whole_rows))
+    assert small_report == whole_report == small_copy_report == whole_copy_report
+    # The quoted row is on lines 19-20 and 53-54 (1: date, 2: header, 16 rows before it);
+    # a row is known by its last line, as csv counts.
+    assert [row[0] for row in whole_rows if row[2] == 30] == [20, 54]
+
+
+@pytest.mark.django_db
+def test_a_quoted_field_over_two_lines_keeps_the_line_numbers(tmp_path):
+    path = ep_online_file(
+        tmp_path / "quoted.csv",
+        [
+            label_row("3731AB", "1", "C", "20230512", Pand_projectnaam='"Project; fase\n2"'),
+            label_row("3731AB", "2", "Q", "20230512"),
+            label_row("3731AB", "3", "B", "20230512", Pand_gebouwtype='"Rijwoning ""tussen"""'),
+        ],
+        published="01-09-2026",
+    )
+
+    run, report = opendata_import(kind="ep_online", path=path)
+
+    # Line 1 is the date, 2 the header, 3-4 the first row, 5 the bad one.
+    assert run.problems == [{"line": 5, "message": "not a label class: 'Q'"}]
+    assert (report.rows_read, report.rows_staged) == (3, 2)
+    assert RegisteredLabel.objects.get(house_number=3).building_type == 'Rijwoning "tussen"'
+
+
+@pytest.mark.django_db
+def test_a_tab_or_backslash_in_a_field_is_stored_as_it_is(tmp_path):
+    path = ep_online_file(
+        tmp_path / "escapes.csv",
+        [
+            label_row("3731AB", "1", "C", "20230512", Pand_gebouwtype="Rij\\woning\ttussen"),
+            label_row("3731AB", "2", "B", "20230512"),
+        ],
+        published="01-09-2026",
+    )
+
+    run, _report = opendata_import(kind="ep_online", path=path)
+
+    assert run.rows_written == 2
+    assert RegisteredLabel.objects.get(house_number=1).building_type == "Rij\\woning\ttussen"
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's indexes")
+@pytest.mark.parametrize(
+    ("kind", "path", "model"),
+    [("ep_online", EP_ONLINE, RegisteredLabel), ("bag", BAG, BagAddress)],
+)
+def test_a_first_import_puts_the_keys_and_indexes_back(kind, path, model):
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        before = connection.introspection.get_constraints(cursor, table)
+
+    opendata_import(kind=kind, path=path)
+
+    with connection.cursor() as cursor:
+        after = connection.introspection.get_constraints(cursor, table)
+    assert after == before
+    assert any(c["primary_key"] for c in after.values())
+    # The key still refuses a second row for an address.
+    first = model.objects.order_by("pk").values()[0]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        model.objects.create(**{**first, "id": None} if "id" in first else first)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="compares with PostgreSQL's COPY")
+def test_the_benchmark_runs_small():
+    from bench.dp_import import measure
+
+    figures = measure(rows=400, runs=1)
+
+    assert figures["rows"] == 400
+    assert 0 < figures["labels_written"] < 400
+    assert figures["copy_s"] > 0 and figures["import_s"] > 0
+    assert figures["ratio"] > 0
+
+
 # ---------------------------------------------------------------------------------------
 # BAG and CBS
 
@@ -227,9 +413,9 @@ def test_cbs_areas_get_their_codes_and_bad_rows_are_reported():
         "WK031001",
         "GM0310",
     )
-    before = list(AddressArea.objects.order_by("id").values())
+    before = list(AddressArea.objects.order_by("pk").values())
     opendata_import(kind="cbs_areas", path=CBS)
-    assert list(AddressArea.objects.order_by("id").values()) == before
+    assert list(AddressArea.objects.order_by("pk").values()) == before
 
 
 # ---------------------------------------------------------------------------------------

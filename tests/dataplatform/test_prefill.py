@@ -102,6 +102,23 @@ def test_a_label_is_found_by_the_letter_and_the_apartment_type_is_kept(cast, ope
     assert dwelling.bag_id == "0310010000100005"
 
 
+def test_a_label_is_found_by_the_bag_id_when_the_letter_is_written_differently(cast, open_data):
+    # EP-Online has 3731 AB 5 A for this BAG object; the coach entered no letter.
+    dwelling = bare_dwelling("3731AB", 5, bag_id="0310010000100005")
+
+    dwelling_prefill(dwelling=dwelling)
+
+    assert dwelling.registered_label == "D"
+
+
+def test_a_label_of_another_bag_object_at_the_address_is_not_taken(cast, open_data):
+    dwelling = bare_dwelling("3731AB", 3, bag_id="0310010000199999")
+
+    dwelling_prefill(dwelling=dwelling)
+
+    assert dwelling.registered_label == ""
+
+
 def test_a_label_without_a_bag_id_is_found_by_its_address(cast, open_data):
     dwelling = bare_dwelling("3732AB", 8)
 
