@@ -35,11 +35,11 @@ K_MINIMUM = 5
 class Purpose(models.TextChoices):
     """What a household may consent to, each on its own."""
 
-    PROCESSING = "processing", _("processing of my house dossier by the initiative")
-    AGGREGATES = "aggregates", _("sharing my home's characteristics in postcode-6 figures")
+    PROCESSING = "processing", _("processing of the house dossier by the initiative")
+    AGGREGATES = "aggregates", _("sharing the home's characteristics in postcode-6 figures")
     ADDRESS_LEVEL = (
         "address_level",
-        _("sharing my home's characteristics with my address with the municipality"),
+        _("sharing the home's characteristics with its address with the municipality"),
     )
     RESEARCH = "research", _("being contacted for research")
 
@@ -125,7 +125,7 @@ class ConsentRecord(models.Model):
         ConsentText, on_delete=models.PROTECT, related_name="records", verbose_name=_("text")
     )
     given_at = models.DateTimeField(_("given at"))
-    channel = models.CharField(_("given"), max_length=10, choices=Channel.choices)
+    channel = models.CharField(_("given through"), max_length=10, choices=Channel.choices)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -136,7 +136,7 @@ class ConsentRecord(models.Model):
     )
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
     withdrawal_channel = models.CharField(
-        _("withdrawn"), max_length=10, choices=Channel.choices, blank=True
+        _("withdrawn through"), max_length=10, choices=Channel.choices, blank=True
     )
     withdrawn_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -486,7 +486,7 @@ class PublicationCell(models.Model):
         Publication, on_delete=models.CASCADE, related_name="cells", verbose_name=_("publication")
     )
     level = models.CharField(_("level"), max_length=20, choices=Level.choices)
-    area_code = models.CharField(_("area"), max_length=10)
+    area_code = models.CharField(_("area code"), max_length=10)
     municipality_code = models.CharField(_("municipality"), max_length=6)
     measure = models.CharField(_("what is counted"), max_length=60)
     count = models.PositiveIntegerField(_("households"), null=True, blank=True)

@@ -199,7 +199,7 @@ def test_no_publication_yet_is_a_clear_404(cast, login):
     make_agreement(cast.initiative_a, cast.municipality, Level.PC6)
     response = login(cast.municipality_staff).get(f"{API}/pc6/")
     assert response.status_code == 404
-    assert "No figures have been published" in response.json()["detail"]
+    assert "Er zijn nog geen cijfers gepubliceerd" in response.json()["detail"]
 
 
 def test_a_level_no_agreement_in_force_allows_is_not_given(cast, login):
@@ -208,7 +208,7 @@ def test_a_level_no_agreement_in_force_allows_is_not_given(cast, login):
     client = login(cast.municipality_staff)
     response = client.get(f"{API}/pc6/")
     assert response.status_code == 404
-    assert "No sharing agreement in force" in response.json()["detail"]
+    assert "Er is geen geldende afspraak" in response.json()["detail"]
     assert client.get(f"{API}/municipality/").status_code == 200
 
 

@@ -91,10 +91,10 @@ def figures(html: str) -> dict[str, dict[str, str]]:
                 assert content.strip() == values[-1]
             elif kind.startswith("suppressed"):
                 values.append("x")
-                assert 'role="img" aria-label="suppressed">x</span>' in content
+                assert 'role="img" aria-label="afgeschermd">x</span>' in content
             else:
                 values.append(".")
-                assert 'role="img" aria-label="not in this publication">.</span>' in content
+                assert 'role="img" aria-label="niet in deze publicatie">.</span>' in content
         assert len(values) == len(measures)
         table[code] = dict(zip(measures, values, strict=True))
     return table
@@ -180,7 +180,7 @@ def test_suppressed_cells_are_shown_as_suppressed_and_never_as_zero(cast, login)
     assert 'data-count="0"' not in html
     # The legend says what the marks mean and that a suppressed figure is not a zero.
     assert 'id="legend"' in html
-    assert "It is not a zero." in html
+    assert "Het is geen nul." in html
 
 
 def test_levels_columns_and_their_order(cast, login):
@@ -194,7 +194,7 @@ def test_levels_columns_and_their_order(cast, login):
     assert measures.index("measure_done:roof_insulation") < measures.index(
         "measure_wanted:cavity_wall_insulation"
     )
-    assert "before 1945" in html
+    assert "voor 1945" in html
     table = figures(html)
     assert table == {"GM0310": table["GM0310"]}
     assert table["GM0310"]["households"] == "240"
@@ -210,7 +210,7 @@ def test_the_province_filters_by_municipality(cast, login, utrecht_named):
     make_publication(cast.province, DE_BILT + UTRECHT)
     html = login(cast.province_analyst).get(URL, {"municipality": "GM1904"}).text
     assert list(figures(html)) == ["3511AA"]
-    assert "Energy labels in Utrecht" in html
+    assert "Energielabels in Utrecht" in html
     assert 'id="filter-errors"' not in html
     # Without a filter there are two municipalities and so no chart, but a hint.
     unfiltered = login(cast.province_analyst).get(URL).text
@@ -221,10 +221,10 @@ def test_the_province_filters_by_municipality(cast, login, utrecht_named):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"municipality": "GM1904"}, "That municipality is not one of yours"),
-        ({"municipality": "<script>"}, "That municipality is not one of yours"),
-        ({"level": "address"}, "This publication has no figures at that level"),
-        ({"level": "district"}, "This publication has no figures at that level"),
+        ({"municipality": "GM1904"}, "Die gemeente hoort niet bij uw organisatie"),
+        ({"municipality": "<script>"}, "Die gemeente hoort niet bij uw organisatie"),
+        ({"level": "address"}, "Deze publicatie heeft geen cijfers op dat niveau"),
+        ({"level": "district"}, "Deze publicatie heeft geen cijfers op dat niveau"),
     ],
 )
 def test_a_bad_filter_says_so_and_shows_everything(cast, login, query, message):
@@ -248,7 +248,7 @@ def test_the_areas_are_paged(cast, login):
     client = login(cast.municipality_staff)
     first = client.get(URL, {"level": "pc6", "municipality": "GM0310"}).text
     assert list(figures(first)) == codes[:PAGE_SIZE]
-    assert "120 areas" in first
+    assert "120 gebieden" in first
     assert "page=2" in first and "municipality=GM0310" in first
     last = client.get(URL, {"level": "pc6", "municipality": "GM0310", "page": "3"}).text
     assert list(figures(last)) == codes[2 * PAGE_SIZE :]
@@ -284,7 +284,7 @@ def test_without_a_publication_it_explains_what_is_needed(cast, login):
         response = login(user).get(URL)
         assert response.status_code == 200
         assert 'id="no-publication"' in response.text
-        assert "data-sharing agreement" in response.text
+        assert "afspraak over het delen van gegevens" in response.text
         assert reverse("dataplatform:agreement-list") in response.text
 
 
@@ -327,7 +327,7 @@ def test_the_charts_have_a_title_and_mark_suppressed_bars(cast, login):
     make_publication(cast.municipality, DE_BILT)
     html = login(cast.municipality_staff).get(URL).text
     labels = svg(html, "labels")
-    assert '<title id="chart-labels-title">Energy labels in De Bilt</title>' in labels
+    assert '<title id="chart-labels-title">Energielabels in De Bilt</title>' in labels
     assert 'aria-labelledby="chart-labels-title"' in labels and "<desc " in labels
     assert 'role="img"' in labels
     assert re.findall(r'data-value="(\d+)"', labels) == ["61", "52", "47", "33"]
@@ -336,7 +336,7 @@ def test_the_charts_have_a_title_and_mark_suppressed_bars(cast, login):
     assert labels.count('data-suppressed="true"') == 2
     assert 'data-value="0"' not in labels
     measures = svg(html, "measures")
-    assert "Measures done and wanted in De Bilt" in measures
+    assert "Maatregelen gedaan en gewenst in De Bilt" in measures
     assert re.findall(r'data-value="(\d+)"', measures) == ["41", "26", "17"]
     assert measures.count('<text class="wd-chart__year"') == 1
     # The table next to the chart holds the same figures.

@@ -157,11 +157,11 @@ def test_no_publication_or_no_agreement_is_a_clear_404(cast, login):
     make_agreement(cast.initiative_a, cast.municipality, Level.DISTRICT)
     response = client.get(csv_url())
     assert response.status_code == 404
-    assert "No figures have been published" in response.content.decode()
+    assert "Er zijn nog geen cijfers gepubliceerd" in response.content.decode()
     make_publication(cast.municipality, DE_BILT_CELLS)
     response = client.get(csv_url("pc6"))
     assert response.status_code == 404
-    assert "No sharing agreement in force" in response.content.decode()
+    assert "Er is geen geldende afspraak" in response.content.decode()
     assert client.get(csv_url("municipality")).status_code == 200
 
 
