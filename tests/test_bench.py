@@ -340,9 +340,12 @@ def test_the_nip_export_benchmark_builds_the_homes_it_says_and_measures_both_pat
 
     assert (figures["homes"], figures["large_homes"], figures["runs"]) == (30, 60, 1)
     assert figures["export_s"] > 0 and figures["xlsxwriter_s"] > 0
-    assert figures["ratio"] == pytest.approx(
-        figures["export_s"] / figures["xlsxwriter_s"], rel=0.05
-    )
+    # The times are rounded to the millisecond and the ratio is not: with times of a few
+    # milliseconds the ratio lies anywhere within what the rounding allows.
+    half = 0.0005
+    export, floor = figures["export_s"], figures["xlsxwriter_s"]
+    upper = (export + half) / max(floor - half, 1e-6)
+    assert (export - half) / (floor + half) <= figures["ratio"] <= upper
     assert 0 < figures["queries"] <= 3
     assert figures["peak_kib"] > 0 and figures["peak_large_kib"] > 0
     period = nip_export._period()
