@@ -13,6 +13,7 @@ shown or published.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,11 @@ POSTGRESQL_SETTINGS = ("SET LOCAL jit = off", "SET LOCAL work_mem = '128MB'")
 # Measure types per bit mask: a bigint holds 63 bits, and the sign bit is left alone.
 MASK_BITS = 62
 
+# The coarser level below the municipality that an area may lie wholly inside: a
+# postcode in one neighbourhood (not always: postcodes cross neighbourhood borders), a
+# neighbourhood in its district (always: the district's code is the start of its code).
+PARENT_LEVEL = {Level.PC6: Level.NEIGHBOURHOOD, Level.NEIGHBOURHOOD: Level.DISTRICT}
+
 AREA_COLUMNS = {
     Level.PC6: "dw.postcode",
     Level.NEIGHBOURHOOD: "dw.neighbourhood_code",
@@ -65,9 +71,15 @@ class RawLevel:
     level: str
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     municipality: dict[str, str] = field(default_factory=dict)
+    # The area of the next coarser level each area lies wholly inside (suppression.Table).
+    parent: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def parent_level(self) -> str:
+        return PARENT_LEVEL.get(self.level, "")
 
     def table(self) -> Table:
-        return Table(self.level, self.counts, self.municipality)
+        return Table(self.level, self.counts, self.municipality, self.parent_level, self.parent)
 
     @property
     def households(self) -> int:
@@ -231,7 +243,12 @@ def households_sql(
     )
     area_filter, area_params = _area_filter(area, areas)
     if areas is None:
-        select = f"{area}, COUNT(*), MIN(dw.municipality_code), MAX(dw.municipality_code)"
+        # The lowest and highest neighbourhood too: equal for a postcode that lies wholly
+        # inside one neighbourhood.
+        select = (
+            f"{area}, COUNT(*), MIN(dw.municipality_code), MAX(dw.municipality_code), "
+            "MIN(dw.neighbourhood_code), MAX(dw.neighbourhood_code)"
+        )
         group = area
     else:
         select = f"{area}, COUNT(*), dw.municipality_code"
@@ -288,6 +305,10 @@ def level_counts(
                 _all_counts(raw, cursor.fetchall(), measures)
             else:
                 _large_counts(raw, cursor.fetchall(), measures)
+    if level == Level.NEIGHBOURHOOD:
+        raw.parent = {
+            area: f"WK{area[2:8]}" for area in raw.counts if re.fullmatch(r"BU\d{8}", area)
+        }
     return raw
 
 
@@ -301,9 +322,12 @@ def _households(cursor: Any, raw: RawLevel, level: str, k: int, scope: dict) -> 
     border: list[str] = []
     large: list[str] = []
     in_large = 0
-    for area, households, lowest, highest in cursor.fetchall():
+    nested = level == Level.PC6
+    for area, households, lowest, highest, first, last in cursor.fetchall():
         raw.counts[area] = {HOUSEHOLDS: households}
         raw.municipality[area] = lowest
+        if nested and first and first == last:
+            raw.parent[area] = first
         if lowest != highest:
             border.append(area)
         if households >= k:

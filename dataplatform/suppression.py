@@ -1,4 +1,4 @@
-"""Small-cell suppression for published aggregates (rules version 2026-1).
+"""Small-cell suppression for published aggregates (rules version 2026-2).
 
 The rules in plain words:
 
@@ -7,14 +7,15 @@ The rules in plain words:
 2. Complementary suppression: counts that add up (the label classes of an area add up
    to its households; so do its dwelling types and its build-year bands; a measure done
    and the households that have not done it add up to the households; the areas of a
-   municipality add up to the municipality) form a group. From the published cells of a
-   group anyone can work out what the suppressed cells add up to. So in every group,
-   when the total is published, the suppressed cells together must add up to 0 or to at
-   least K; and no group may hold exactly one suppressed cell with a count above 0
-   (it could be worked out exactly), unless a part nobody publishes is also hidden in
-   the group. When a group breaks a rule, its smallest published cell is suppressed as
-   well, and this repeats until every group holds, since a cell is part of several
-   groups.
+   municipality add up to the municipality; the postcodes that lie wholly inside one
+   neighbourhood, and the neighbourhoods of a district, add up to at most that
+   neighbourhood or district) form a group. From the published cells of a group anyone
+   can work out what the suppressed cells add up to. So in every group, when the total
+   is published, the suppressed cells together must add up to 0 or to at least K; and no
+   group may hold exactly one suppressed cell with a count above 0 (it could be worked
+   out exactly), unless a part nobody publishes is also hidden in the group. When a
+   group breaks a rule, its smallest published cell is suppressed as well, and this
+   repeats until every group holds, since a cell is part of several groups.
 3. An area with fewer than K households has every cell suppressed, as each of its
    counts is at most its households. Published counts are exact and never below K.
 
@@ -27,7 +28,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-RULES_VERSION = "2026-1"
+RULES_VERSION = "2026-2"
 K_MINIMUM = 5
 
 HOUSEHOLDS = "households"
@@ -57,6 +58,11 @@ class Table:
     level: str
     counts: Mapping[str, Mapping[str, int]]
     municipality: Mapping[str, str] = field(default_factory=dict)
+    # An area that lies wholly inside one area of a coarser level below the municipality
+    # (a postcode inside one neighbourhood, a neighbourhood inside its district): the
+    # coarser area's cells are totals of theirs too.
+    parent_level: str = ""
+    parent: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -185,7 +191,13 @@ def suppress(tables: Sequence[Table] | Table, *, k: int, compact: bool = False) 
 def _geographic_groups(
     tables: Sequence[Table], big_areas: Mapping[str, list[str]], values: Mapping[Key, int]
 ) -> Iterator[Group]:
-    """Per municipality and measure: the municipality's cell is the total of its areas'."""
+    """Per municipality and measure: the municipality's cell is the total of its areas'.
+
+    Likewise per area of a coarser level and measure, for the areas that lie wholly
+    inside it (Table.parent): a neighbourhood's figure minus its postcodes' published
+    figures must not give away a suppressed postcode.
+    """
+    yield from _nested_groups(tables, big_areas, values)
     totals = next((t for t in tables if t.level == MUNICIPALITY), None)
     if totals is None:
         return
@@ -206,6 +218,35 @@ def _geographic_groups(
                     if (table.level, area, measure) in values
                 )
                 total: Key = (MUNICIPALITY, municipality, measure)
+                hidden = values[total] - sum(values[part] for part in parts)
+                yield Group(total, parts, hidden)
+
+
+def _nested_groups(
+    tables: Sequence[Table], big_areas: Mapping[str, list[str]], values: Mapping[Key, int]
+) -> Iterator[Group]:
+    levels = {table.level for table in tables}
+    for table in tables:
+        if not table.parent_level or table.parent_level not in levels:
+            continue
+        children: dict[str, list[str]] = {}
+        for area in big_areas[table.level]:
+            parent = table.parent.get(area)
+            if parent:
+                children.setdefault(parent, []).append(area)
+        parent_table = next(t for t in tables if t.level == table.parent_level)
+        for parent in sorted(parent_table.counts):
+            if (table.parent_level, parent, HOUSEHOLDS) not in values:
+                # A parent below K: every cell of it, and of what lies inside, is hidden.
+                continue
+            areas = children.get(parent, [])
+            for measure in sorted(parent_table.counts[parent]):
+                total: Key = (table.parent_level, parent, measure)
+                parts = tuple(
+                    (table.level, area, measure)
+                    for area in areas
+                    if (table.level, area, measure) in values
+                )
                 hidden = values[total] - sum(values[part] for part in parts)
                 yield Group(total, parts, hidden)
 

@@ -331,3 +331,19 @@ def test_the_published_cells_are_the_same_with_or_without_the_first_pass(cast, h
     # The large area is there with every measure, the small ones with one cell each.
     assert len([cell for cell in two_pass if cell.area == "3731AE"]) > 10
     assert len([cell for cell in two_pass if cell.area == "3731AB"]) == 1
+
+
+def test_each_postcode_knows_the_neighbourhood_it_lies_wholly_inside(cast):
+    a = cast.initiative_a
+    make_home(a, postcode="3731AF", neighbourhood="BU03100001")
+    make_home(a, postcode="3731AF", neighbourhood="BU03100001")
+    make_home(a, postcode="3731AG", neighbourhood="BU03100001")
+    make_home(a, postcode="3731AG", neighbourhood="BU03100002")
+    scope = {"initiative_ids": [a.id], "municipality_codes": ["GM0310"]}
+
+    pc6 = level_counts(Level.PC6, k=5, **scope)
+    neighbourhoods = level_counts(Level.NEIGHBOURHOOD, k=5, **scope)
+
+    assert pc6.parent == {"3731AF": "BU03100001"}
+    assert pc6.table().parent_level == Level.NEIGHBOURHOOD
+    assert neighbourhoods.parent == {"BU03100001": "WK031000", "BU03100002": "WK031000"}

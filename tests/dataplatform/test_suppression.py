@@ -220,5 +220,49 @@ def test_it_refuses_k_below_5(k):
 
 
 def test_the_rules_version_and_minimum_match_the_models():
-    assert RULES_VERSION == "2026-1"
+    assert RULES_VERSION == "2026-2"
     assert suppression.K_MINIMUM == models.K_MINIMUM == 5
+
+
+def test_a_postcode_cannot_be_derived_from_the_neighbourhood_it_lies_in():
+    # Three postcodes wholly inside one neighbourhood, no municipality level published:
+    # 30 - 14 - 12 would give the 4 of 1234AD.
+    parents = {"1234AB": "BU00010001", "1234AC": "BU00010001", "1234AD": "BU00010001"}
+    pc6 = Table(
+        "pc6",
+        {"1234AB": {HOUSEHOLDS: 14}, "1234AC": {HOUSEHOLDS: 12}, "1234AD": {HOUSEHOLDS: 4}},
+        dict.fromkeys(parents, "GM0001"),
+        parent_level="neighbourhood",
+        parent=parents,
+    )
+    neighbourhoods = Table(
+        "neighbourhood", {"BU00010001": {HOUSEHOLDS: 30}}, {"BU00010001": "GM0001"}
+    )
+
+    cells = outcome(suppress([pc6, neighbourhoods], k=10))
+
+    assert cells[("pc6", "1234AD", HOUSEHOLDS)].reason == SMALL
+    assert cells[("pc6", "1234AC", HOUSEHOLDS)].reason == COMPLEMENTARY
+    assert cells[("neighbourhood", "BU00010001", HOUSEHOLDS)].count == 30
+    # What can be worked out is 30 - 14 = 16 households together: not one postcode.
+    assert cells[("pc6", "1234AB", HOUSEHOLDS)].count == 14
+
+
+def test_a_postcode_across_a_neighbourhood_border_is_no_part_of_either():
+    pc6 = Table(
+        "pc6",
+        {"1234AB": {HOUSEHOLDS: 14}, "1234AC": {HOUSEHOLDS: 12}, "1234AD": {HOUSEHOLDS: 4}},
+        {"1234AB": "GM0001", "1234AC": "GM0001", "1234AD": "GM0001"},
+        parent_level="neighbourhood",
+        # 1234AC crosses the border: the neighbourhood holds only part of its households.
+        parent={"1234AB": "BU00010001", "1234AD": "BU00010001"},
+    )
+    neighbourhoods = Table(
+        "neighbourhood", {"BU00010001": {HOUSEHOLDS: 24}}, {"BU00010001": "GM0001"}
+    )
+
+    cells = outcome(suppress([pc6, neighbourhoods], k=10))
+
+    # 24 - 14 = 10 covers 1234AD and the part of 1234AC: nothing to hide further.
+    assert cells[("pc6", "1234AC", HOUSEHOLDS)].count == 12
+    assert cells[("pc6", "1234AB", HOUSEHOLDS)].count == 14
