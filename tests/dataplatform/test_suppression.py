@@ -266,3 +266,65 @@ def test_a_postcode_across_a_neighbourhood_border_is_no_part_of_either():
     # 24 - 14 = 10 covers 1234AD and the part of 1234AC: nothing to hide further.
     assert cells[("pc6", "1234AC", HOUSEHOLDS)].count == 12
     assert cells[("pc6", "1234AB", HOUSEHOLDS)].count == 14
+
+
+@st.composite
+def nested_levels(draw) -> tuple[Table, Table, int]:
+    """Postcodes inside 1–3 neighbourhoods (some across a border), and the neighbourhoods."""
+    k = draw(st.integers(5, 12))
+    neighbourhoods = ["BU00010001", "BU00010002", "BU00010003"][: draw(st.integers(1, 3))]
+    counts: dict[str, dict[str, int]] = {}
+    parent: dict[str, str] = {}
+    totals = {
+        code: dict.fromkeys([HOUSEHOLDS, *LABELS, *TYPES, *BANDS, *MEASURES], 0)
+        for code in neighbourhoods
+    }
+    for n in range(draw(st.integers(1, 20))):
+        size = draw(st.one_of(st.integers(0, 4), st.integers(5, 15), st.integers(16, 60)))
+        area = f"{2000 + n}AA"
+        counts[area] = draw(area_counts(size))
+        home = draw(st.sampled_from(neighbourhoods))
+        if draw(st.integers(0, 4)):
+            # Wholly inside its neighbourhood: all of it counts there.
+            parent[area] = home
+            share = counts[area]
+        else:
+            # Across a border: only some of its households lie in this neighbourhood.
+            share = draw(area_counts(draw(st.integers(0, size))))
+        for measure, value in share.items():
+            totals[home][measure] += value
+    municipality = dict.fromkeys(counts, "GM0001")
+    pc6 = Table("pc6", counts, municipality, parent_level="neighbourhood", parent=parent)
+    return pc6, Table("neighbourhood", totals, dict.fromkeys(totals, "GM0001")), k
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(nested_levels())
+def test_no_suppressed_postcode_can_be_derived_from_its_neighbourhood(data):
+    pc6, neighbourhoods, k = data
+    cells = outcome(suppress([pc6, neighbourhoods], k=k))
+    for code, total_counts in neighbourhoods.counts.items():
+        inside = [area for area, parent in pc6.parent.items() if parent == code]
+        for measure in total_counts:
+            total = cells[("neighbourhood", code, measure)]
+            assert total.count is None or total.count >= k
+            if total.count is None:
+                continue
+            parts = [
+                cells[("pc6", area, measure)] for area in inside if ("pc6", area, measure) in cells
+            ]
+            # A postcode below K is stored as its households cell only: its other figures
+            # are hidden as well, so they count as suppressed here.
+            published = sum(p.count for p in parts if p.count is not None)
+            hidden_inside = [
+                area
+                for area in inside
+                if ("pc6", area, measure) not in cells
+                or cells[("pc6", area, measure)].count is None
+            ]
+            derivable = total.count - published
+            assert derivable == 0 or derivable >= k, (code, measure, derivable)
+            if hidden_inside and derivable == sum(pc6.counts[a][measure] for a in hidden_inside):
+                # Nothing else is in the difference: one non-zero hidden postcode would be exact.
+                nonzero = [a for a in hidden_inside if pc6.counts[a][measure]]
+                assert len(nonzero) != 1 or derivable >= k, (code, measure, nonzero)
