@@ -35,6 +35,7 @@ from django.views.decorators.http import require_GET
 from accounts import access
 from accounts.models import Organisation
 from accounts.roles import Role
+from dataplatform import published
 from dataplatform.dashboard_chart import BarChart, BarInput, GroupInput, bar_chart
 from dataplatform.models import AGGREGATE_LEVELS, Level, Publication, PublicationCell
 from dossier.models import DwellingType, EnergyLabel, MeasureType
@@ -44,7 +45,6 @@ HOUSEHOLDS = "households"
 UNKNOWN = "unknown"
 # The municipality filter's "no filter".
 ALL = "all"
-VIEWER_ROLES = frozenset({Role.MUNICIPALITY_STAFF, Role.PROVINCE_ANALYST})
 
 # The groups of columns, in the order of the table: the part of a measure before ":".
 LABEL = "label"
@@ -65,16 +65,6 @@ DWELLING_TYPE_ORDER = [*DwellingType.values, UNKNOWN]
 
 
 # Reading the publication ------------------------------------------------------------------
-
-
-def _organisations(user: Any) -> list[Organisation]:
-    ids = access.organisations_with_role(user, VIEWER_ROLES)
-    return list(
-        Organisation.objects.filter(
-            pk__in=ids,
-            kind__in=[Organisation.Kind.MUNICIPALITY, Organisation.Kind.PROVINCE],
-        ).order_by("name", "pk")
-    )
 
 
 def _latest_publication(organisation: Organisation) -> Publication | None:
@@ -445,7 +435,7 @@ def _chosen_organisation(request: HttpRequest, organisations: list[Organisation]
 @login_required
 @never_cache
 def dashboard(request: HttpRequest) -> HttpResponse:
-    organisations = _organisations(request.user)
+    organisations = published.reader_organisations(request.user)
     if not organisations:
         raise PermissionDenied
     organisation = _chosen_organisation(request, organisations)
