@@ -657,51 +657,18 @@ def write_results(
 
 
 def run_report_benchmark(env: dict[str, str], dossier: str, runs: int) -> dict[str, Any]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "--no-imports",
-            "--verbosity",
-            "0",
-            "--command",
-            f"from bench.report import main; main({int(dossier)}, {int(runs)})",
-        ],
-        cwd=ROOT,
-        env=env,
+    return run_in_shell(
+        env,
+        f"from bench.report import main; main({int(dossier)}, {int(runs)})",
+        "BENCH-REPORT",
         timeout=SETUP_TIMEOUT,
-        capture_output=True,
-        text=True,
     )
-    found = re.search(r"^BENCH-REPORT (.+)$", done.stdout, re.MULTILINE)
-    if done.returncode or found is None:
-        raise BenchError(f"the report benchmark failed:\n{done.stdout}\n{done.stderr}")
-    return json.loads(found[1])
 
 
 def run_nip_export_benchmark(env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "--no-imports",
-            "--verbosity",
-            "0",
-            "--command",
-            "from bench.nip_export import main; main()",
-        ],
-        cwd=ROOT,
-        env=env,
-        timeout=SETUP_TIMEOUT,
-        capture_output=True,
-        text=True,
+    return run_in_shell(
+        env, "from bench.nip_export import main; main()", "BENCH-NIP-EXPORT", timeout=SETUP_TIMEOUT
     )
-    found = re.search(r"^BENCH-NIP-EXPORT (.+)$", done.stdout, re.MULTILINE)
-    if done.returncode or found is None:
-        raise BenchError(f"the NIP export benchmark failed:\n{done.stdout}\n{done.stderr}")
-    return json.loads(found[1])
 
 
 def describe_nip_export(figures: dict[str, Any]) -> str:
@@ -758,7 +725,10 @@ def postgres_database(env: dict[str, str]) -> Iterator[dict[str, str] | None]:
         admin.close()
 
 
-def run_in_shell(env: dict[str, str], module: str, marker: str) -> dict[str, Any]:
+def run_in_shell(
+    env: dict[str, str], code: str, marker: str, *, timeout: float = DP_TIMEOUT
+) -> dict[str, Any]:
+    """Run `code` in `manage.py shell` and read the JSON it prints after `marker`."""
     done = subprocess.run(
         [
             sys.executable,
@@ -768,17 +738,17 @@ def run_in_shell(env: dict[str, str], module: str, marker: str) -> dict[str, Any
             "--verbosity",
             "0",
             "--command",
-            f"from {module} import main; main()",
+            code,
         ],
         cwd=ROOT,
         env=env,
-        timeout=DP_TIMEOUT,
+        timeout=timeout,
         capture_output=True,
         text=True,
     )
     found = re.search(rf"^{marker} (.+)$", done.stdout, re.MULTILINE)
     if done.returncode or found is None:
-        raise BenchError(f"{module} failed:\n{done.stdout}\n{done.stderr}")
+        raise BenchError(f"{code} failed:\n{done.stdout}\n{done.stderr}")
     return json.loads(found[1])
 
 
@@ -788,9 +758,13 @@ def run_dataplatform_benchmarks(env: dict[str, str], names: tuple[str, ...]) -> 
         if pg_env is None:
             return figures
         if DP_IMPORT in names:
-            figures[DP_IMPORT] = run_in_shell(pg_env, "bench.dp_import", "BENCH-DP-IMPORT")
+            figures[DP_IMPORT] = run_in_shell(
+                pg_env, "from bench.dp_import import main; main()", "BENCH-DP-IMPORT"
+            )
         if DP_AGGREGATE in names:
-            figures[DP_AGGREGATE] = run_in_shell(pg_env, "bench.dp_aggregate", "BENCH-DP-AGGREGATE")
+            figures[DP_AGGREGATE] = run_in_shell(
+                pg_env, "from bench.dp_aggregate import main; main()", "BENCH-DP-AGGREGATE"
+            )
     return figures
 
 
