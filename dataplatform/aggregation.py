@@ -1,10 +1,11 @@
-"""Raw counts of house characteristics per area, in one grouped query per level.
+"""Raw counts of house characteristics per area, grouped in SQL over one table.
 
-Only households whose consent for aggregates is active (not withdrawn) count, only of
-the given initiatives, only in dwellings of the given municipalities, and only house
-characteristics are read: the dossier's label class, dwelling type and build year and
-the status of its measures. Names, addresses, energy use, income, WOZ, notes and NIP
-answers are never selected.
+Only households whose consent for aggregates is active count: those are the rows of
+`SharedHousehold` (dataplatform.shared keeps it in step with the dossiers). Only of the
+given initiatives, only in dwellings of the given municipalities, and only house
+characteristics: the dossier's label class, dwelling type and build year and the status
+of its measures. Names, addresses, energy use, income, WOZ, notes and NIP answers are
+not in that table.
 
 The counts are raw; `aggregate` applies dataplatform.suppression before anything is
 shown or published.
@@ -13,25 +14,20 @@ shown or published.
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
 
-from dataplatform.models import ConsentRecord, Level, Purpose
+from dataplatform.models import Level, SharedHousehold
+from dataplatform.shared import MASK_LAST_ID
 from dataplatform.suppression import HOUSEHOLDS, MUNICIPALITY, Cell, Table, suppress
-from dossier.models import (
-    Dossier,
-    DossierMeasure,
-    Dwelling,
-    DwellingType,
-    EnergyLabel,
-    Household,
-    MeasureStatus,
-    MeasureType,
-)
+from dossier.models import DwellingType, EnergyLabel, MeasureType
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Cell", "RawLevel", "aggregate", "aggregate_levels", "level_counts", "level_sql"]
 
@@ -44,12 +40,10 @@ BUILD_YEAR_BANDS: tuple[tuple[str, int | None, int | None], ...] = (
     ("1992-2005", 1992, 2005),
     ("2006+", 2006, None),
 )
-# For the one large grouped query per level, on PostgreSQL: compiling its ~70 aggregate
-# expressions with JIT costs more than running them, and the hash tables of a whole
-# province do not fit in the default work_mem (they would spill to disk).
+# For the grouped queries on PostgreSQL: compiling their ~70 aggregate expressions with
+# JIT costs more than running them, and the hash tables of a whole province do not fit
+# in the default work_mem (they would spill to disk).
 POSTGRESQL_SETTINGS = ("SET LOCAL jit = off", "SET LOCAL work_mem = '128MB'")
-# Measure types per bit mask: a bigint holds 63 bits, and the sign bit is left alone.
-MASK_BITS = 62
 
 # The coarser level below the municipality that an area may lie wholly inside: a
 # postcode in one neighbourhood (not always: postcodes cross neighbourhood borders), a
@@ -57,33 +51,96 @@ MASK_BITS = 62
 PARENT_LEVEL = {Level.PC6: Level.NEIGHBOURHOOD, Level.NEIGHBOURHOOD: Level.DISTRICT}
 
 AREA_COLUMNS = {
-    Level.PC6: "dw.postcode",
-    Level.NEIGHBOURHOOD: "dw.neighbourhood_code",
-    Level.DISTRICT: "dw.district_code",
-    Level.MUNICIPALITY: "dw.municipality_code",
+    Level.PC6: "s.postcode",
+    Level.NEIGHBOURHOOD: "s.neighbourhood_code",
+    Level.DISTRICT: "s.district_code",
+    Level.MUNICIPALITY: "s.municipality_code",
 }
+
+
+class _Counts(Mapping[str, Mapping[str, int]]):
+    """{area: {measure: count}}: the areas counted in full, then the others' households."""
+
+    def __init__(self, detailed: Mapping[str, Mapping[str, int]], households: Mapping[str, int]):
+        self.detailed = detailed
+        self.households = households
+
+    def __getitem__(self, area: str) -> Mapping[str, int]:
+        found = self.detailed.get(area)
+        if found is not None:
+            return found
+        return {HOUSEHOLDS: self.households[area]}
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.detailed
+        yield from (area for area in self.households if area not in self.detailed)
+
+    def __len__(self) -> int:
+        return len(self.detailed.keys() | self.households.keys())
+
+
+class _Municipalities(Mapping[str, str]):
+    """{area: municipality} from the first pass's areas per municipality, made on reading.
+
+    The suppression reads it once; the selector only collects the lists.
+    """
+
+    def __init__(self, groups: list[tuple[str, Mapping[str, int]]], overrides: dict[str, str]):
+        self.groups = groups
+        self.overrides = overrides
+        self._index: dict[str, str] | None = None
+
+    def _built(self) -> dict[str, str]:
+        if self._index is None:
+            index: dict[str, str] = {}
+            for municipality, areas in self.groups:
+                index.update(dict.fromkeys(areas, municipality))
+            index.update(self.overrides)
+            self._index = index
+        return self._index
+
+    def __getitem__(self, area: str) -> str:
+        return self._built()[area]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
 
 
 @dataclass
 class RawLevel:
-    """The raw counts of one level, with each area's municipality."""
+    """The raw counts of one level, with each area's municipality.
+
+    `detailed` holds the areas counted in full; `households` (the first pass of
+    `level_counts`) every area's households, so an area below K is in it alone.
+    `counts` reads both as one mapping.
+    """
 
     level: str
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    municipality: dict[str, str] = field(default_factory=dict)
+    detailed: dict[str, dict[str, int]] = field(default_factory=dict)
+    municipality: MutableMapping[str, str] | Mapping[str, str] = field(default_factory=dict)
     # The area of the next coarser level each area lies wholly inside (suppression.Table).
     parent: dict[str, str] = field(default_factory=dict)
+    first_pass: dict[str, int] = field(default_factory=dict)
 
     @property
     def parent_level(self) -> str:
         return PARENT_LEVEL.get(self.level, "")
+
+    @property
+    def counts(self) -> Mapping[str, Mapping[str, int]]:
+        return _Counts(self.detailed, self.first_pass)
 
     def table(self) -> Table:
         return Table(self.level, self.counts, self.municipality, self.parent_level, self.parent)
 
     @property
     def households(self) -> int:
-        return sum(counts[HOUSEHOLDS] for counts in self.counts.values())
+        if self.first_pass:
+            return sum(self.first_pass.values())
+        return sum(counts[HOUSEHOLDS] for counts in self.detailed.values())
 
 
 @dataclass(frozen=True)
@@ -99,94 +156,55 @@ def _table(model: type) -> str:
 
 def _columns(measure_types: Sequence[tuple[int, str]]) -> list[_Column]:
     columns = [
-        _Column(f"label:{label}", "d.energy_label = %s", (label,)) for label in EnergyLabel.values
+        _Column(f"label:{label}", "s.energy_label = %s", (label,)) for label in EnergyLabel.values
     ]
     columns += [
-        _Column(f"dwelling_type:{kind}", "d.dwelling_type = %s", (kind,))
+        _Column(f"dwelling_type:{kind}", "s.dwelling_type = %s", (kind,))
         for kind in DwellingType.values
     ]
     for name, first, last in BUILD_YEAR_BANDS:
         if first is None:
-            columns.append(_Column(f"build_year:{name}", "d.build_year <= %s", (last,)))
+            columns.append(_Column(f"build_year:{name}", "s.build_year <= %s", (last,)))
         elif last is None:
-            columns.append(_Column(f"build_year:{name}", "d.build_year >= %s", (first,)))
+            columns.append(_Column(f"build_year:{name}", "s.build_year >= %s", (first,)))
         else:
-            condition = "d.build_year BETWEEN %s AND %s"
+            condition = "s.build_year BETWEEN %s AND %s"
             columns.append(_Column(f"build_year:{name}", condition, (first, last)))
-    for prefix in ("done", "wanted"):
-        for index, (_, code) in enumerate(measure_types):
-            mask = f"m.{prefix}{index // MASK_BITS}"
-            bit = 1 << (index % MASK_BITS)
-            columns.append(_Column(f"measure_{prefix}:{code}", f"({mask} & {bit}) <> 0"))
+    # SharedHousehold keeps the measure types done and wanted as bit masks, bit `id`.
+    for prefix, column in (("done", "s.measures_done"), ("wanted", "s.measures_wanted")):
+        columns += [
+            _Column(f"measure_{prefix}:{code}", f"({column} & {1 << type_id}) <> 0")
+            for type_id, code in measure_types
+            if type_id <= MASK_LAST_ID
+        ]
     return columns
 
 
-def _measure_subquery(
-    measure_types: Sequence[tuple[int, str]], *, lateral: bool = False
-) -> tuple[str, list[object]]:
-    """Per dossier, one bit mask of the measures done and one of those wanted now.
-
-    A dossier holds one row per measure type, so a sum of distinct bits is their OR.
-    `lateral` (PostgreSQL, few dossiers): read each dossier's measures through the index
-    instead of grouping the whole table first.
-    """
-    if not measure_types:
-        return "", []
-    selects: list[str] = []
-    params: list[object] = []
-    chunks = range(0, len(measure_types), MASK_BITS)
-    for status, prefix in ((MeasureStatus.DONE, "done"), (MeasureStatus.WANTED_NOW, "wanted")):
-        for chunk, start in enumerate(chunks):
-            whens = " ".join(
-                f"WHEN {type_id} THEN {1 << bit}"
-                for bit, (type_id, _) in enumerate(measure_types[start : start + MASK_BITS])
-            )
-            selects.append(
-                f"CAST(SUM(CASE WHEN dm.status = %s THEN CASE dm.measure_type_id {whens} "
-                f"ELSE 0 END ELSE 0 END) AS BIGINT) AS {prefix}{chunk}"
-            )
-            params.append(status)
-    if lateral and connection.vendor == "postgresql":
-        sql = (
-            # Column names and integer literals only; every value is a parameter.
-            f"LEFT JOIN LATERAL (SELECT {', '.join(selects)} "  # noqa: S608
-            f"FROM {_table(DossierMeasure)} dm WHERE dm.dossier_id = d.id "
-            "AND dm.status IN (%s, %s)) m ON true"
-        )
-        return sql, [*params, MeasureStatus.DONE, MeasureStatus.WANTED_NOW]
-    sql = (
-        # Column names and integer literals only; every value is a parameter.
-        f"LEFT JOIN (SELECT dm.dossier_id, {', '.join(selects)} "  # noqa: S608
-        f"FROM {_table(DossierMeasure)} dm WHERE dm.status IN (%s, %s) "
-        "GROUP BY dm.dossier_id) m ON m.dossier_id = d.id"
-    )
-    return sql, [*params, MeasureStatus.DONE, MeasureStatus.WANTED_NOW]
-
-
 def _measure_types() -> list[tuple[int, str]]:
-    return list(MeasureType.objects.order_by("sort_order", "code").values_list("id", "code"))
+    types = list(MeasureType.objects.order_by("sort_order", "code").values_list("id", "code"))
+    beyond = [type_id for type_id, _ in types if type_id > MASK_LAST_ID]
+    if beyond:
+        logger.warning("measure types %s are beyond the bit masks and not counted", beyond)
+    return types
 
 
 def _placeholders(values: Sequence[object]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-def consenting_households_sql(
+def shared_households_sql(
     *, initiative_ids: Sequence[int], municipality_codes: Sequence[str]
 ) -> tuple[str, list[object]]:
-    """FROM and WHERE of the households that count: active consent, initiatives, municipalities.
+    """FROM and WHERE of the households that count: of these initiatives and municipalities.
 
     Also the floor of the benchmark (bench/dp_aggregate.py), so both read the same rows.
     """
     sql = (
-        f"FROM {_table(Household)} h "
-        f"JOIN {_table(Dwelling)} dw ON dw.id = h.dwelling_id "
-        f"JOIN {_table(ConsentRecord)} c ON c.household_id = h.id "
-        "AND c.purpose = %s AND c.withdrawn_at IS NULL "
-        f"WHERE h.initiative_id IN ({_placeholders(initiative_ids)}) "
-        f"AND dw.municipality_code IN ({_placeholders(municipality_codes)})"
+        f"FROM {_table(SharedHousehold)} s "
+        f"WHERE s.initiative_id IN ({_placeholders(initiative_ids)}) "
+        f"AND s.municipality_code IN ({_placeholders(municipality_codes)})"
     )
-    return sql, [Purpose.AGGREGATES, *initiative_ids, *municipality_codes]
+    return sql, [*initiative_ids, *municipality_codes]
 
 
 def level_sql(
@@ -199,70 +217,58 @@ def level_sql(
 ) -> tuple[str, list[object], list[str]]:
     """The grouped query of one level: its SQL, parameters and the measure of each column.
 
-    The columns are area, municipality, households, then one count per measure. With
-    `areas`, only those areas are counted (the second pass of `level_counts`).
+    The columns are area, municipality, households, one count per measure, then the
+    lowest and highest code of the coarser area the households lie in. With `areas`,
+    only those areas are counted (the second pass of `level_counts`).
     """
     if measure_types is None:
         measure_types = _measure_types()
     area = AREA_COLUMNS[level]
     columns = _columns(measure_types)
-    source, source_params = consenting_households_sql(
+    source, source_params = shared_households_sql(
         initiative_ids=initiative_ids, municipality_codes=municipality_codes
     )
-    measures_join, measures_params = _measure_subquery(measure_types, lateral=areas is not None)
-    # The dossier joins right after the household, before the WHERE of the source.
-    head, where = source.split(" WHERE ", 1)
     counts = ", ".join(f"COUNT(*) FILTER (WHERE {column.condition})" for column in columns)
     area_filter, area_params = _area_filter(area, areas)
+    # The lowest and highest coarser area (a postcode's neighbourhood): equal when the
+    # area lies wholly inside one.
+    parent = AREA_COLUMNS.get(PARENT_LEVEL.get(level, ""), "''")
     sql = (
-        f"SELECT {area} AS area, dw.municipality_code AS municipality, COUNT(*), {counts} "
-        f"{head} JOIN {_table(Dossier)} d ON d.household_id = h.id {measures_join} "
-        f"WHERE {where} AND {area} <> '' {area_filter}"
-        f"GROUP BY {area}, dw.municipality_code"
+        f"SELECT {area} AS area, s.municipality_code AS municipality, COUNT(*), {counts}, "
+        f"MIN({parent}), MAX({parent}) {source} AND {area} <> '' {area_filter}"
+        f"GROUP BY {area}, s.municipality_code"
     )
     params: list[object] = [p for column in columns for p in column.params]
-    params += source_params[:1] + measures_params + source_params[1:] + area_params
+    params += source_params + area_params
     return sql, params, [HOUSEHOLDS, *(column.measure for column in columns)]
 
 
-def households_sql(
-    level: str,
-    *,
-    initiative_ids: Sequence[int],
-    municipality_codes: Sequence[str],
-    areas: Sequence[str] | None = None,
+def _households_sql(
+    level: str, *, initiative_ids: Sequence[int], municipality: str
 ) -> tuple[str, list[object]]:
-    """Households per area, with the lowest and highest municipality code among them.
+    """Households per area of one municipality: the first pass of `level_counts`.
 
-    The first pass of `level_counts`, as cheap as a bare GROUP BY of the area. With
-    `areas`, per area and municipality instead: for the few areas in two municipalities.
+    One municipality at a time keeps the hash table small, and the municipality need not
+    come back with every row. On PostgreSQL the areas and their counts come back as one
+    row of two arrays (far fewer values to read than a row per area).
     """
     area = AREA_COLUMNS[level]
-    source, params = consenting_households_sql(
-        initiative_ids=initiative_ids, municipality_codes=municipality_codes
+    source, params = shared_households_sql(
+        initiative_ids=initiative_ids, municipality_codes=[municipality]
     )
-    area_filter, area_params = _area_filter(area, areas)
-    if areas is None:
-        # The lowest and highest neighbourhood too: equal for a postcode that lies wholly
-        # inside one neighbourhood.
-        select = (
-            f"{area}, COUNT(*), MIN(dw.municipality_code), MAX(dw.municipality_code), "
-            "MIN(dw.neighbourhood_code), MAX(dw.neighbourhood_code)"
-        )
-        group = area
-    else:
-        select = f"{area}, COUNT(*), dw.municipality_code"
-        group = f"{area}, dw.municipality_code"
-    sql = f"SELECT {select} {source} AND {area} <> '' {area_filter}GROUP BY {group}"
-    return sql, params + area_params
+    grouped = f"SELECT {area} AS area, COUNT(*) AS households {source} AND {area} <> '' GROUP BY 1"
+    if connection.vendor == "postgresql":
+        # Column names and placeholders only; every value is a parameter.
+        sql = f"SELECT array_agg(area), array_agg(households) FROM ({grouped}) grouped"  # noqa: S608
+        return sql, params
+    return grouped, params
 
 
 def _area_filter(area: str, areas: Sequence[str] | None) -> tuple[str, list[object]]:
     if areas is None:
         return "", []
     if connection.vendor == "postgresql":
-        # One array parameter however many areas: the planner reads the dwellings of
-        # these postcodes through their index.
+        # One array parameter however many areas.
         return f"AND {area} = ANY(%s) ", [list(areas)]
     sql = f"AND {area} IN (SELECT value FROM json_each(%s)) "  # noqa: S608 - a column name
     return sql, [json.dumps(list(areas))]
@@ -299,6 +305,11 @@ def level_counts(
         if k is not None:
             detailed = _households(cursor, raw, level, k, scope)
         if detailed is None or detailed:
+            if detailed and connection.vendor == "postgresql":
+                # The second pass reads a few large areas by index: on two or more cores,
+                # splitting it over parallel workers pays even for small tables.
+                cursor.execute("SET LOCAL parallel_setup_cost = 0")
+                cursor.execute("SET LOCAL parallel_tuple_cost = 0")
             sql, params, measures = level_sql(level, areas=detailed, **scope)
             cursor.execute(sql, params)
             if detailed is None:
@@ -307,7 +318,7 @@ def level_counts(
                 _large_counts(raw, cursor.fetchall(), measures)
     if level == Level.NEIGHBOURHOOD:
         raw.parent = {
-            area: f"WK{area[2:8]}" for area in raw.counts if re.fullmatch(r"BU\d{8}", area)
+            area: f"WK{area[2:8]}" for area in raw.detailed if re.fullmatch(r"BU\d{8}", area)
         }
     return raw
 
@@ -317,34 +328,40 @@ def _households(cursor: Any, raw: RawLevel, level: str, k: int, scope: dict) -> 
 
     None when most households live in areas of at least K: one full pass is cheaper.
     """
-    sql, params = households_sql(level, **scope)
-    cursor.execute(sql, params)
-    border: list[str] = []
-    large: list[str] = []
-    in_large = 0
-    nested = level == Level.PC6
-    for area, households, lowest, highest, first, last in cursor.fetchall():
-        raw.counts[area] = {HOUSEHOLDS: households}
-        raw.municipality[area] = lowest
-        if nested and first and first == last:
-            raw.parent[area] = first
-        if lowest != highest:
-            border.append(area)
-        if households >= k:
-            large.append(area)
-            in_large += households
-    if border:
-        sql, params = households_sql(level, areas=border, **scope)
+    households: dict[str, int] = {}
+    groups: list[tuple[str, dict[str, int]]] = []
+    # An area found in a second municipality (a postcode on the border): its households
+    # per municipality.
+    shares: dict[str, dict[str, int]] = {}
+    for municipality in sorted(set(scope["municipality_codes"])):
+        sql, params = _households_sql(
+            level, initiative_ids=scope["initiative_ids"], municipality=municipality
+        )
         cursor.execute(sql, params)
-        shares: dict[str, list[tuple[int, str]]] = {}
-        for area, households, municipality in cursor.fetchall():
-            shares.setdefault(area, []).append((-households, municipality))
-        for area, candidates in shares.items():
-            raw.municipality[area] = min(candidates)[1]
-    if in_large * 2 >= raw.households:
-        raw.counts.clear()
-        raw.municipality.clear()
+        if connection.vendor == "postgresql":
+            areas, counts = cursor.fetchone()
+            part = dict(zip(areas or (), counts or (), strict=True))
+        else:
+            part = dict(cursor.fetchall())
+        if not households.keys().isdisjoint(part):
+            for area in part.keys() & households.keys():
+                found = shares.setdefault(area, {})
+                if not found:
+                    first = next(m for m, areas in groups if area in areas)
+                    found[first] = households[area]
+                found[municipality] = part[area]
+                part[area] += households[area]
+        households.update(part)
+        groups.append((municipality, part))
+    large = [area for area, count in households.items() if count >= k]
+    if sum(households[area] for area in large) * 2 >= sum(households.values()):
         return None
+    raw.first_pass = households
+    overrides = {
+        area: min(found.items(), key=lambda item: (-item[1], item[0]))[0]
+        for area, found in shares.items()
+    }
+    raw.municipality = _Municipalities(groups, overrides)
     return large
 
 
@@ -352,35 +369,39 @@ def _all_counts(raw: RawLevel, rows: Sequence[Sequence[Any]], measures: Sequence
     """Every area in full, from rows per area and municipality."""
     shares: dict[str, list[tuple[int, str]]] = {}
     for row in rows:
-        area = row[0]
-        shares.setdefault(area, []).append((-row[2], row[1]))
-        counts = raw.counts.get(area)
-        if counts is None:
-            raw.counts[area] = dict(zip(measures, row[2:], strict=True))
-        else:
-            for measure, value in zip(measures, row[2:], strict=True):
-                counts[measure] += value
-    partitions = _partitions(measures)
-    for area, counts in raw.counts.items():
+        shares.setdefault(row[0], []).append((-row[2], row[1]))
+    _fill(raw, rows, measures)
+    for area in raw.detailed:
         raw.municipality[area] = min(shares[area])[1]
-        _complete_partitions(counts, partitions)
 
 
 def _large_counts(raw: RawLevel, rows: Sequence[Sequence[Any]], measures: Sequence[str]) -> None:
     """The large areas in full; the first pass already gave their municipality."""
-    filled: set[str] = set()
+    _fill(raw, rows, measures)
+
+
+def _fill(raw: RawLevel, rows: Sequence[Sequence[Any]], measures: Sequence[str]) -> None:
+    """The counts of rows per area and municipality, summed per area; the coarser areas."""
+    width = len(measures)
+    crossing: set[str] = set()
     for row in rows:
-        area = row[0]
-        if area not in filled:
-            filled.add(area)
-            raw.counts[area] = dict(zip(measures, row[2:], strict=True))
+        area, lowest, highest = row[0], row[-2], row[-1]
+        counts = raw.detailed.get(area)
+        if counts is None:
+            raw.detailed[area] = dict(zip(measures, row[2 : 2 + width], strict=True))
         else:
-            counts = raw.counts[area]
-            for measure, value in zip(measures, row[2:], strict=True):
+            for measure, value in zip(measures, row[2 : 2 + width], strict=True):
                 counts[measure] += value
+        if raw.level == Level.PC6:
+            if lowest and lowest == highest and raw.parent.get(area, lowest) == lowest:
+                raw.parent[area] = lowest
+            else:
+                crossing.add(area)
+    for area in crossing:
+        raw.parent.pop(area, None)
     partitions = _partitions(measures)
-    for area in filled:
-        _complete_partitions(raw.counts[area], partitions)
+    for counts in raw.detailed.values():
+        _complete_partitions(counts, partitions)
 
 
 PARTITION_PREFIXES = ("label:", "dwelling_type:", "build_year:")

@@ -434,6 +434,63 @@ class AddressArea(models.Model):
 
 
 # ---------------------------------------------------------------------------------------
+# What counts in the aggregates, one row per household
+
+
+class SharedHousehold(models.Model):
+    """The house characteristics of one household whose consent for aggregates is active.
+
+    A copy that dataplatform.shared keeps in step with the dossier, the dwelling and the
+    consent (the dossier's signals, the consent services, and a nightly check that puts
+    right what drifted), so that every level of a publication is one GROUP BY over this
+    table alone. Only house characteristics: no name, street, house number, energy use or
+    answer of the resident. Withdrawing consent removes the row.
+    """
+
+    household = models.OneToOneField(
+        "dossier.Household",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("household"),
+    )
+    initiative = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("initiative"),
+    )
+    municipality_code = models.CharField(_("CBS municipality code"), max_length=6, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=6)
+    neighbourhood_code = models.CharField(_("CBS neighbourhood code"), max_length=10, blank=True)
+    district_code = models.CharField(_("CBS district code"), max_length=8, blank=True)
+    energy_label = models.CharField(
+        _("energy label"), max_length=5, blank=True, choices=EnergyLabel.choices
+    )
+    dwelling_type = models.CharField(_("dwelling type"), max_length=20, blank=True)
+    build_year = models.PositiveSmallIntegerField(_("build year"), null=True, blank=True)
+    # The measure types done and wanted now, bit `id` set for each (dataplatform.shared).
+    measures_done = models.BigIntegerField(_("measures done"), default=0)
+    measures_wanted = models.BigIntegerField(_("measures wanted now"), default=0)
+
+    class Meta:
+        verbose_name = _("household in the aggregates")
+        verbose_name_plural = _("households in the aggregates")
+        indexes = [
+            # A publication reads one municipality of the given initiatives at a time,
+            # grouped by postcode.
+            models.Index(
+                fields=["municipality_code", "initiative", "postcode"],
+                name="dp_shared_municipality_idx",
+            ),
+            models.Index(fields=["postcode"], name="dp_shared_postcode_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household_id}: {self.postcode}"
+
+
+# ---------------------------------------------------------------------------------------
 # Publications and their delivery
 
 

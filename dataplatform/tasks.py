@@ -22,10 +22,15 @@ def deliveries_send() -> None:
 
 @shared_task
 def publications_make() -> None:
-    """Beat's daily job: make a publication for every recipient, then send them."""
+    """Beat's daily job: make a publication for every recipient, then send them.
+
+    First every household's row in the aggregates is counted again (dataplatform.shared),
+    so that a change no signal reported is in the publication too.
+    """
     # Imported here: dataplatform.publication imports the aggregation, which this module
     # does not need just to send what is already made.
-    from dataplatform import publication
+    from dataplatform import publication, shared
 
+    shared.shared_households_check()
     publication.publications_make()
     deliveries_send.delay_on_commit()

@@ -379,12 +379,14 @@ def test_it_reads_the_data_platform_lines_against_their_targets() -> None:
         "aggregate_s": 2.9,
         "floor_s": 2.0,
         "ratio": 1.45,
-        "table_floor_s": 0.8,
+        "joined_floor_s": 0.8,
         "suppression_s": 4.0,
         "publication_s": 60.0,
+        "check_s": 41.0,
     }
     line = bench.describe_dp_aggregate(aggregate)
     assert "1,000,452 dwellings" in line and "1.45×" in line and "within" in line
+    assert "recount of every household's row 41.0 s" in line
     assert "ABOVE" in bench.describe_dp_aggregate({**aggregate, "ratio": 1.9})
     imported = {"rows": 300000, "import_rows_per_s": 90000, "copy_rows_per_s": 180000}
     line = bench.describe_dp_import({**imported, "ratio": 0.5})

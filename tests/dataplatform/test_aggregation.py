@@ -339,11 +339,21 @@ def test_each_postcode_knows_the_neighbourhood_it_lies_wholly_inside(cast):
     make_home(a, postcode="3731AF", neighbourhood="BU03100001")
     make_home(a, postcode="3731AG", neighbourhood="BU03100001")
     make_home(a, postcode="3731AG", neighbourhood="BU03100002")
+    # Most households in small postcodes: the two-pass path.
+    for postcode in ("3731AH", "3731AJ", "3731AK", "3731AL", "3731AM"):
+        make_home(a, postcode=postcode, neighbourhood="BU03100002")
     scope = {"initiative_ids": [a.id], "municipality_codes": ["GM0310"]}
 
-    pc6 = level_counts(Level.PC6, k=5, **scope)
+    pc6 = level_counts(Level.PC6, k=2, **scope)
+    in_one_pass = level_counts(Level.PC6, **scope)
     neighbourhoods = level_counts(Level.NEIGHBOURHOOD, k=5, **scope)
 
+    # Only areas counted in full need it: the suppression groups those alone (an area
+    # below K is suppressed whole). 3731AG crosses the border; 3731AH and on are below K.
     assert pc6.parent == {"3731AF": "BU03100001"}
+    assert in_one_pass.parent == {
+        "3731AF": "BU03100001",
+        **dict.fromkeys(["3731AH", "3731AJ", "3731AK", "3731AL", "3731AM"], "BU03100002"),
+    }
     assert pc6.table().parent_level == Level.NEIGHBOURHOOD
     assert neighbourhoods.parent == {"BU03100001": "WK031000", "BU03100002": "WK031000"}
