@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("nip.urls")),
     path("", include("dataplatform.urls")),
     path("aanmelden/", include("crm.signup_urls")),
+    path("privacy/", include("privacy.urls")),
     path("api/v1/", include("dossier.api_urls")),
     path("api/v1/", include("crm.api_urls")),
     path("api/v1/nip/", include("nip.api_urls")),
