@@ -17,11 +17,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import access
 from accounts.access import Action
 from dossier import advice, advice_reports
+from dossier.access_log import access_logged
 from dossier.exchange_views import private_file_response
 from dossier.forms import ReportRequestForm
 from dossier.models import Dossier, MeasureType, ReportStatus
 
 
+@access_logged("advice")
 @require_GET
 @login_required
 @never_cache
@@ -93,6 +95,7 @@ def _report_context(request: HttpRequest, dossier: Dossier, **extra: Any) -> dic
     }
 
 
+@access_logged("reports")
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache
@@ -164,6 +167,7 @@ def report_printed(request: HttpRequest, pk: int, report_pk: int) -> HttpRespons
     return _report_action(request, pk, report_pk, advice_reports.report_mark_printed)
 
 
+@access_logged("report_pdf")
 @require_GET
 @login_required
 @never_cache

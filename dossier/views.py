@@ -28,7 +28,8 @@ from accounts import access
 from accounts import selectors as account_selectors
 from accounts.access import Action
 from accounts.roles import Role
-from dossier import selectors, services
+from dossier import access_log, selectors, services
+from dossier.access_log import access_logged
 from dossier.forms import (
     ComponentForm,
     InviteForm,
@@ -86,6 +87,7 @@ def household_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dossier/household_list.html", {"households": households})
 
 
+@access_logged("household", subject="household")
 @require_GET
 @login_required
 @never_cache
@@ -98,6 +100,11 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "household": household,
             "residents": household.residents.all(),
             "may_change": request.user.has_perm("dossier.change_household", household),
+            "viewed": (
+                access_log.viewed(household)
+                if access_log.may_see_views(request.user, household)
+                else None
+            ),
         },
     )
 
@@ -381,6 +388,7 @@ def _progress(dossier: Dossier) -> list[TopicProgress]:
     return result
 
 
+@access_logged("dossier")
 @require_GET
 @login_required
 @never_cache
@@ -404,6 +412,7 @@ def dossier_overview(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged("section")
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache
@@ -471,6 +480,7 @@ def dossier_section(request: HttpRequest, pk: int, section: str) -> HttpResponse
     return _section_response(request, page)
 
 
+@access_logged("visit")
 @require_GET
 @login_required
 @never_cache
