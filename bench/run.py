@@ -403,6 +403,8 @@ def login(port: int, role: str) -> str:
             connection=conn,
         )
         remember_cookies(jar, headers)
+        if status == 302 and headers.get("Location", "").endswith(MFA_AUTHENTICATE):
+            status, headers = second_step(port, jar, conn)
     finally:
         conn.close()
     if status != 302:
@@ -411,6 +413,42 @@ def login(port: int, role: str) -> str:
     # with every measured request it would be rendered (and re-signed) every time.
     jar.pop("messages", None)
     return cookie_header(jar)
+
+
+MFA_AUTHENTICATE = "/accounts/2fa/authenticate/"
+
+
+def second_step(port: int, jar: SimpleCookie, conn: HTTPConnection) -> tuple[int, Any]:
+    """The code of the demo's authenticator app (accounts.mfa), as `manage.py demo_code` shows."""
+    status, headers, page = fetch(
+        port, "GET", MFA_AUTHENTICATE, headers={"Cookie": cookie_header(jar)}, connection=conn
+    )
+    remember_cookies(jar, headers)
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    if status != 200 or token is None:
+        raise BenchError(f"the second-step page answered {status} without a CSRF token")
+    shown = subprocess.run(
+        [sys.executable, "manage.py", "demo_code"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    form = {"code": shown.stdout.split()[0], "csrfmiddlewaretoken": token[1].decode()}
+    status, headers, _ = fetch(
+        port,
+        "POST",
+        MFA_AUTHENTICATE,
+        body=urlencode(form),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": cookie_header(jar),
+        },
+        connection=conn,
+    )
+    remember_cookies(jar, headers)
+    return status, headers
 
 
 def wrk_script(body: str | None, workdir: Path) -> Path:

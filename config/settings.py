@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "accounts.sessions.SessionLimitsMiddleware",
+    "accounts.mfa.RequireMfaMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
 ]
 

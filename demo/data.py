@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 DEFAULT_PASSWORD = "woningdossier-demo"  # noqa: S105 - the local demo database only
+# The key of the demo's authenticator app (base32), for the logins that need a second step.
+DEMO_TOTP_SECRET = "WONINGDOSSIERDEMOWONINGDOSSIERDE"  # noqa: S105 - the local demo only
 
 MUNICIPALITIES = [("GM0310", "De Bilt"), ("GM1904", "Stichtse Vecht")]
 

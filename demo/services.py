@@ -3,8 +3,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
 from django.db import transaction
 
+from accounts.mfa import needs_mfa
 from accounts.models import Membership, Municipality, Organisation, User
 from demo import data
 from demo.dataplatform_seed import demo_dataplatform
@@ -16,6 +19,17 @@ from nip.models import Programme
 
 
 @transaction.atomic
+def demo_second_step(user: User) -> None:
+    """The demo's authenticator app for a login that needs one (accounts.mfa).
+
+    Every such demo login shares DEMO_TOTP_SECRET, so `manage.py demo_code` (or any
+    authenticator app given that key) shows the code.
+    """
+    if not needs_mfa(user) or Authenticator.objects.filter(user=user).exists():
+        return
+    TOTP.activate(user, data.DEMO_TOTP_SECRET)
+
+
 def demo_seed(*, password: str = data.DEFAULT_PASSWORD) -> None:
     """Create or refresh the demo data set; running it twice changes nothing more."""
     for code, name in data.MUNICIPALITIES:
@@ -48,6 +62,8 @@ def demo_seed(*, password: str = data.DEFAULT_PASSWORD) -> None:
                 user=user, organisation=orgs[person.organisation], role=person.role
             )
         users[person.email] = user
+    for user in users.values():
+        demo_second_step(user)
     for home in data.HOMES:
         dwelling, _ = Dwelling.objects.update_or_create(
             postcode=home.postcode,

@@ -28,7 +28,6 @@ from accounts.roles import Role
 from crm import importing, pipeline, services
 from crm.models import Case, CaseEvent, CaseStatus, EventKind
 from dossier.models import Dossier, Dwelling, Household
-from tests import builders
 from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.django_db
@@ -959,15 +958,13 @@ def test_the_whole_import_works_in_a_browser_at_tablet_width(
 ):
     from axe_playwright_python.sync_playwright import Axe
 
+    from tests.test_browser import log_in
+
     # One row per batch: the progress page must carry on by itself (htmx) to the end.
     monkeypatch.setattr(importing, "BATCH", 1)
     page = browser_page
     page.set_viewport_size({"width": 768, "height": 1024})
-    page.goto(live_server.url + reverse("account_login"))
-    page.get_by_label("E-mailadres").fill(cast.coordinator.email)
-    page.get_by_label("Wachtwoord").fill(builders.PASSWORD)
-    page.get_by_role("button", name="Inloggen").click()
-    page.wait_for_url(live_server.url + reverse("dossier:dashboard"))
+    log_in(page, live_server, cast.coordinator.email)
     problems: list[str] = []
 
     def check(step: str) -> None:

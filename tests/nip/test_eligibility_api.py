@@ -21,6 +21,7 @@ from accounts.models import Membership
 from nip.models import Application, ParameterSet, ParameterValue
 from nip.parameters import parameters_on
 from nip.rules import Answers, eligibility
+from tests import builders
 
 URL = "/api/v1/nip/eligibility/"
 AMSTERDAM = zoneinfo.ZoneInfo("Europe/Amsterdam")
@@ -328,6 +329,7 @@ def test_an_initiatives_api_key_does_not_open_it(cast, nip):
 
 def test_a_session_needs_its_csrf_token(cast, nip):
     client = Client(enforce_csrf_checks=True)
+    builders.give_totp(cast.municipality_staff)
     client.force_login(cast.municipality_staff)
     assert post(client, PARTIAL).status_code == 403
 

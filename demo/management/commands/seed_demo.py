@@ -22,3 +22,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password for all: {password}):")
         for role, email in data.LOGINS:
             self.stdout.write(f"  {role:<20} {email}")
+        self.stdout.write(
+            "Coordinator, municipality staff, province analyst and administrator also need a\n"
+            "code from an authenticator app: `.venv/bin/python manage.py demo_code` prints it\n"
+            f"(or add the demo key {data.DEMO_TOTP_SECRET} to an authenticator app)."
+        )

@@ -1,0 +1,66 @@
+"""Two-step login (allauth's TOTP with recovery codes) for everyone who sees many homes.
+
+Coordinators, municipality staff, province analysts and administrators must have an
+authenticator app set up: until they do, every page sends them to the page that sets it
+up (the pages of allauth.mfa, logging out and the health check excepted). Once set up,
+allauth asks for the code at every login. Residents and energy coaches may log in with a
+password or an e-mail code (ACCOUNT_LOGIN_BY_CODE_ENABLED) and may add a second step
+themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from allauth.mfa.models import Authenticator
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from accounts import access
+from accounts.roles import Role
+
+MFA_ROLES = (Role.COORDINATOR, Role.MUNICIPALITY_STAFF, Role.PROVINCE_ANALYST)
+# What someone without a second step may still open: setting it up, and leaving.
+OPEN_URL_NAMES = frozenset({"account_logout", "account_reauthenticate", "health"})
+
+
+def needs_mfa(user) -> bool:
+    return bool(user.is_superuser or user.is_staff or access.has_role(user, *MFA_ROLES))
+
+
+def has_mfa(user) -> bool:
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+class RequireMfaMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> HttpResponse | None:
+        user = request.user
+        if not user.is_authenticated:
+            return None
+        name = request.resolver_match.url_name if request.resolver_match else ""
+        if name in OPEN_URL_NAMES or (name or "").startswith("mfa_"):
+            return None
+        if request.path.startswith("/static/") or not needs_mfa(user) or has_mfa(user):
+            return None
+        target = reverse("mfa_activate_totp")
+        if request.headers.get("HX-Request") == "true":
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return response
+        messages.warning(
+            request,
+            _(
+                "Your role gives access to the data of many households, so your login needs "
+                "a second step. Set up an authenticator app first."
+            ),
+        )
+        return redirect(target)

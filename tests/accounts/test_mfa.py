@@ -1,0 +1,86 @@
+"""Roles that see many homes must log in with a second step; residents and coaches may."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from tests import builders
+
+pytestmark = pytest.mark.django_db
+
+NEEDS = ["coordinator", "municipality_staff", "province_analyst", "admin"]
+
+
+def forced(user) -> Client:
+    """Logged in without passing the login page, and without an authenticator app."""
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+@pytest.mark.parametrize("who", NEEDS)
+def test_without_a_second_step_every_page_leads_to_setting_it_up(cast, who):
+    client = forced(getattr(cast, who))
+
+    for url in (reverse("dossier:dashboard"), "/beheer/", reverse("dossier:household-list")):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"] == reverse("mfa_activate_totp")
+
+    # Setting it up asks for the password again first (a login this recent passes).
+    page = client.get(reverse("mfa_activate_totp"), follow=True)
+    assert page.status_code == 200
+    assert page.redirect_chain[-1][0].startswith(reverse("account_reauthenticate"))
+    assert "tweede stap" in page.text
+
+
+@pytest.mark.parametrize("who", NEEDS)
+def test_setting_it_up_and_leaving_stay_open(cast, who):
+    client = forced(getattr(cast, who))
+    assert client.get(reverse("mfa_index")).status_code == 200
+    assert client.post(reverse("account_logout")).status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_htmx_request_is_sent_to_the_setup(cast):
+    response = forced(cast.coordinator).get(
+        reverse("dossier:household-list"), HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == reverse("mfa_activate_totp")
+
+
+@pytest.mark.parametrize("who", ["alice", "resident"])
+def test_coaches_and_residents_may_go_without(cast, who):
+    assert forced(getattr(cast, who)).get(reverse("dossier:dashboard")).status_code == 200
+
+
+def test_once_set_up_the_login_asks_for_the_code(cast):
+    user = cast.coordinator
+    builders.give_totp(user)
+    client = Client()
+
+    response = client.post(
+        reverse("account_login"), {"login": user.email, "password": builders.PASSWORD}
+    )
+    assert response["Location"] == reverse("mfa_authenticate")
+    assert "_auth_user_id" not in client.session
+
+    wrong = client.post(reverse("mfa_authenticate"), {"code": "000000"})
+    assert wrong.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+    cache.clear()
+    right = client.post(reverse("mfa_authenticate"), {"code": builders.totp_code(user)})
+    assert right.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+    assert client.get(reverse("dossier:dashboard")).status_code == 200
+
+
+def test_the_admin_login_is_the_allauth_login(client):
+    response = client.get("/beheer/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
