@@ -5,13 +5,14 @@ authenticator app set up: until they do, every page sends them to the page that 
 up (the pages of allauth.mfa, logging out and the health check excepted). Once set up,
 allauth asks for the code at every login. Residents and energy coaches may log in with a
 password or an e-mail code (ACCOUNT_LOGIN_BY_CODE_ENABLED) and may add a second step
-themselves.
+themselves. Someone in such a role cannot switch the second step off again (MfaAdapter).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -23,6 +24,8 @@ from accounts import access
 from accounts.roles import Role
 
 MFA_ROLES = (Role.COORDINATOR, Role.MUNICIPALITY_STAFF, Role.PROVINCE_ANALYST)
+# The session remembers for which account the set-up was found: no query per request.
+CHECKED = "wd_mfa_checked"
 # What someone without a second step may still open: setting it up, and leaving.
 OPEN_URL_NAMES = frozenset({"account_logout", "account_reauthenticate", "health"})
 
@@ -49,7 +52,13 @@ class RequireMfaMiddleware:
         name = request.resolver_match.url_name if request.resolver_match else ""
         if name in OPEN_URL_NAMES or (name or "").startswith("mfa_"):
             return None
-        if request.path.startswith("/static/") or not needs_mfa(user) or has_mfa(user):
+        if request.session.get(CHECKED) == user.pk or request.path.startswith("/static/"):
+            return None
+        if not needs_mfa(user):
+            return None
+        if has_mfa(user):
+            # It stays set up: MfaAdapter refuses to remove it from someone in such a role.
+            request.session[CHECKED] = user.pk
             return None
         target = reverse("mfa_activate_totp")
         if request.headers.get("HX-Request") == "true":
@@ -64,3 +73,11 @@ class RequireMfaMiddleware:
             ),
         )
         return redirect(target)
+
+
+class MfaAdapter(DefaultMFAAdapter):
+    def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
+        """Someone whose role needs the second step cannot switch it off."""
+        if authenticator.type == Authenticator.Type.TOTP and needs_mfa(authenticator.user):
+            return False
+        return super().can_delete_authenticator(authenticator)

@@ -186,6 +186,7 @@ ACCOUNT_RATE_LIMITS = {
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_ADAPTER = "accounts.mfa.MfaAdapter"
 # Tracking would write a row on every request; sessions are still listed and can be ended.
 USERSESSIONS_TRACK_ACTIVITY = False
 

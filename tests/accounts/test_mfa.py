@@ -84,3 +84,17 @@ def test_the_admin_login_is_the_allauth_login(client):
     response = client.get("/beheer/login/")
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_someone_who_needs_it_cannot_switch_it_off_but_a_coach_can(cast):
+    from allauth.mfa.adapter import get_adapter
+    from allauth.mfa.models import Authenticator
+
+    for user in (cast.coordinator, cast.alice):
+        builders.give_totp(user)
+    adapter = get_adapter()
+
+    coordinator = Authenticator.objects.get(user=cast.coordinator, type="totp")
+    coach = Authenticator.objects.get(user=cast.alice, type="totp")
+    assert not adapter.can_delete_authenticator(coordinator)
+    assert adapter.can_delete_authenticator(coach)

@@ -199,6 +199,8 @@ def test_the_queue_costs_the_same_number_of_queries_for_5_and_30_cases(
             open_case(household)
 
     make(5)
+    # The first request of a login also notes its start and its second step in the session.
+    queue(client)
     with django_assert_max_num_queries(12) as small:
         assert queue(client, q="Huishouden").status_code == 200
     make(25)
