@@ -55,9 +55,11 @@ __all__ = [
     "YesNoUnknown",
 ]
 
-# Every change to a dossier is in the audit log (who, what, when). Free text is masked
-# there: the log shows that a note changed, not what it says.
+# Every change to a dossier is in the audit log (who, what, when). Personal values are
+# masked there (privacy/audit.py): the log shows that a note changed, not what it says.
+auditlog.register(Dwelling)
 auditlog.register(Household, mask_fields=["name"], m2m_fields={"residents"})
+auditlog.register(Message)
 auditlog.register(Dossier, mask_fields=["wishes"])
 auditlog.register(BuildingComponent)
 auditlog.register(DossierSection, mask_fields=["notes"])
