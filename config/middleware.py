@@ -1,4 +1,5 @@
-"""Request-wide transactions for the embedded SQLite default (see DATABASES in settings.py)."""
+"""Request-wide transactions for the embedded SQLite default (see DATABASES in settings.py),
+and no caching of what a logged-in person sees."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 # Requests that by HTTP's rules change nothing; they run without a request transaction.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -47,4 +49,22 @@ class WriteRequestTransactionMiddleware:
         if response is None:
             # Returning None here would make Django call the view a second time.
             raise ValueError(f"The view {view_func.__qualname__} didn't return a response.")
+        return response
+
+
+class PrivateByDefaultMiddleware:
+    """Whatever a logged-in person is shown is not kept by the browser or a proxy.
+
+    A response to a logged-in request that says nothing about caching gets Django's
+    never-cache headers (no-store, private). Views that already set Cache-Control keep it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
         return response

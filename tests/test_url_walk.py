@@ -96,3 +96,19 @@ def test_it_answers_200_anonymously_only_on_public_pages(client, name, url):
             url,
             response.status_code,
         )
+
+
+@pytest.mark.parametrize("who", ["coordinator", "resident"])
+def test_no_page_a_logged_in_person_sees_is_kept_by_the_browser(cast, login, who):
+    client = login(getattr(cast, who))
+    shown = 0
+    for name, url in ALL_URLS:
+        if name == "account_logout":
+            continue
+        response = client.get(url)
+        if response.status_code != 200:
+            continue
+        shown += 1
+        assert "no-store" in response.get("Cache-Control", ""), (url, name)
+    # The walk reached real pages (the cast's first household and dossier have id 1).
+    assert shown > 10
