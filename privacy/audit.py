@@ -9,6 +9,7 @@ when stay readable for the auditor.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -18,7 +19,9 @@ MASK = "***"
 PERSONAL = (DataClass.PERSONAL, DataClass.SPECIAL)
 
 
+@functools.cache
 def personal_fields(label: str) -> frozenset[str]:
+    # Every audited save asks; the register does not change while the process runs.
     entry = REGISTER.get(label)
     if entry is None:
         return frozenset()
