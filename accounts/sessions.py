@@ -83,9 +83,11 @@ def sessions_end(user: Any) -> int:
     return ended
 
 
-def _was_active(sender: Any, instance: Any, **kwargs: Any) -> None:
+def on_user_saving(sender: Any, instance: Any, **kwargs: Any) -> None:
     """pre_save of the user: remember whether the stored account was active."""
-    if instance.pk is None:
+    update_fields = kwargs.get("update_fields")
+    if instance.pk is None or (update_fields is not None and "is_active" not in update_fields):
+        # New, or a save that leaves is_active alone (a login's last_login, say).
         instance._was_active = False
         return
     stored = sender.objects.filter(pk=instance.pk).values_list("is_active", flat=True).first()
@@ -96,6 +98,3 @@ def on_user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> N
     """post_save of the user: switched off, so every login of it ends."""
     if getattr(instance, "_was_active", False) and not instance.is_active:
         sessions_end(instance)
-
-
-on_user_saving = _was_active
