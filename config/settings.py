@@ -287,6 +287,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "dataplatform.tasks.publications_make",
         "schedule": crontab(hour=2, minute=0),
     },
+    # Each initiative's retention periods (privacy/retention.py): what has expired is
+    # anonymised or deleted, and each removal leaves a privacy.Removal row as proof.
+    "privacy-retention-purge": {
+        "task": "privacy.tasks.retention_purge",
+        "schedule": crontab(hour=3, minute=15),
+    },
 }
 
 # The data platform (dataplatform/): the smallest number of households a published cell

@@ -456,6 +456,19 @@ REGISTER: dict[str, Entry] = {
             "last_status_code last_error delivered_at"
         ),
     ),
+    # privacy/
+    "privacy.RetentionSetting": Entry(
+        A.CONFIGURATION,
+        R.CONFIGURATION,
+        personal="updated_by",
+        operational="organisation category days updated_at",
+    ),
+    "privacy.Removal": Entry(
+        A.SECURITY,
+        R.AUDIT,
+        personal="performed_by",
+        operational="reason rule organisation household_id performed_at details",
+    ),
 }
 
 
