@@ -15,6 +15,7 @@ from crm.models import PrivacyStatement, SignupSettings
 class SignupSettingsAdmin(admin.ModelAdmin):
     list_display = ["initiative", "is_open", "asks_membership"]
     list_filter = ["is_open"]
+    fields = ["initiative", "is_open", "asks_membership", "intro", "embedding_sites"]
 
 
 @admin.register(PrivacyStatement)

@@ -7,8 +7,11 @@ move, note, call, mail, assignment, visit and task is one row in its timeline.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from auditlog.registry import auditlog
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -412,6 +415,46 @@ class Task(models.Model):
         return f"{_('task')} {self.pk}"
 
 
+def embedding_origins(value: str) -> list[str]:
+    """The origins (https://host[:port]) in a list of sites, one per line.
+
+    Raises ValidationError for a line that is not an https address of a site: a path,
+    a query or a wildcard would let more pages frame the form than the one meant.
+    """
+    origins: list[str] = []
+    for line in value.split():
+        try:
+            parts = urlsplit(line)
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        host = (parts.hostname or "") if parts else ""
+        if (
+            parts is None
+            or parts.scheme != "https"
+            or not host
+            or "*" in line
+            or parts.username
+            or parts.password
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValidationError(
+                _("%(site)s is not the address of a website, such as https://www.example.nl."),
+                code="invalid_site",
+                params={"site": line[:80]},
+            )
+        origin = f"https://{host}" + (f":{port}" if port else "")
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
+def embedding_sites_validator(value: str) -> None:
+    embedding_origins(value)
+
+
 class SignupSettings(models.Model):
     """How an initiative's public sign-up form behaves; without a row: open, no extra question."""
 
@@ -424,6 +467,17 @@ class SignupSettings(models.Model):
     is_open = models.BooleanField(_("open for sign-ups"), default=True)
     asks_membership = models.BooleanField(_("ask whether the resident is a member"), default=False)
     intro = models.TextField(_("introduction above the form"), blank=True, max_length=2000)
+    # Only these sites may show the form in a frame (CSP frame-ancestors); none: no site.
+    embedding_sites = models.TextField(
+        _("websites that show this form"),
+        blank=True,
+        max_length=2000,
+        validators=[embedding_sites_validator],
+        help_text=_(
+            "One address per line, for example https://www.energie-de-bilt.nl. Only these "
+            "websites can show the sign-up form inside their own pages."
+        ),
+    )
 
     objects = AccessQuerySet.as_manager()
     access_policy = Policy(

@@ -1,7 +1,8 @@
 """The public sign-up form of an initiative: no login, embeddable in the initiative's site.
 
 The form may be shown in an iframe on the initiative's own website (the snippet is in
-the README), so these pages alone allow framing. They hold no personal data of anyone
+the README), so these pages alone allow framing, and only by the websites named in the
+initiative's sign-up settings. They hold no personal data of anyone
 but the visitor, and the form is protected by its CSRF token, a honeypot field and a
 rate limit per sender.
 """
@@ -15,20 +16,27 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
-from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET, require_http_methods
 
 from crm import signup as signups
-from crm.models import HeardVia
+from crm.models import HeardVia, embedding_origins
 from dossier import addresses
 from dossier.models import YesNoUnknown
 
-# The site-wide policy, except that any HTTPS page may frame these: an initiative embeds
-# its own form on its own domain, and which domain that is is not known here.
-EMBEDDABLE = csp_override({**settings.SECURE_CSP, "frame-ancestors": ["https:"]})
+
+def _framed_by(response: HttpResponse, page: signups.SignupPage) -> HttpResponse:
+    """The site-wide policy, except that the initiative's own websites may frame the page.
+
+    The sites are in the initiative's sign-up settings; without any, no site may. This is
+    the attribute `csp_override` sets, chosen per initiative instead of per view.
+    """
+    sites = embedding_origins(page.settings.embedding_sites)
+    response._csp_config = {**settings.SECURE_CSP, "frame-ancestors": sites or [CSP.NONE]}
+    return response
 
 
 class SignupForm(forms.Form):
@@ -124,7 +132,6 @@ def _client_ip(request: HttpRequest) -> str:
 @require_http_methods(["GET", "POST"])
 @never_cache
 @xframe_options_exempt
-@EMBEDDABLE
 def signup(request: HttpRequest, slug: str) -> HttpResponse:
     page = _page(slug)
     is_open = page.settings.is_open and page.statement is not None
@@ -146,27 +153,28 @@ def signup(request: HttpRequest, slug: str) -> HttpResponse:
                 data["is_member"] = data.get("is_member", "")
                 signups.signup_submit(page=page, **data)
             return redirect("signup:thanks", slug=slug)
-    return render(
+    response = render(
         request,
         "crm/signup_form.html",
         {"page": page, "form": form, "is_open": is_open},
         status=status,
     )
+    return _framed_by(response, page)
 
 
 @require_GET
 @xframe_options_exempt
-@EMBEDDABLE
 def signup_thanks(request: HttpRequest, slug: str) -> HttpResponse:
-    return render(request, "crm/signup_thanks.html", {"page": _page(slug)})
+    page = _page(slug)
+    return _framed_by(render(request, "crm/signup_thanks.html", {"page": page}), page)
 
 
 @require_GET
 @xframe_options_exempt
-@EMBEDDABLE
 def privacy_statement(request: HttpRequest, slug: str, version: str) -> HttpResponse:
     page = _page(slug)
     statement = page.initiative.privacy_statements.filter(version=version).first()
     if statement is None:
         raise Http404
-    return render(request, "crm/signup_privacy.html", {"page": page, "statement": statement})
+    response = render(request, "crm/signup_privacy.html", {"page": page, "statement": statement})
+    return _framed_by(response, page)

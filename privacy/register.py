@@ -292,7 +292,9 @@ REGISTER: dict[str, Entry] = {
         operational="case kind due_date done_at dedupe_key created_at",
     ),
     "crm.SignupSettings": Entry(
-        A.CONFIGURATION, R.CONFIGURATION, operational="initiative is_open asks_membership intro"
+        A.CONFIGURATION,
+        R.CONFIGURATION,
+        operational="initiative is_open asks_membership intro embedding_sites",
     ),
     "crm.PrivacyStatement": Entry(
         A.CONFIGURATION,

@@ -6,6 +6,7 @@ import datetime as dt
 from unittest import mock
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -47,12 +48,22 @@ ANSWERS = {
 
 
 def test_the_form_is_public_and_may_be_framed_by_the_initiatives_site(cast, client, statement):
+    SignupSettings.objects.create(
+        initiative=cast.initiative_a,
+        embedding_sites="https://www.energie-a.nl/\nhttps://wijk.energie-a.nl:8443",
+    )
     response = client.get(form_url(cast))
 
     assert response.status_code == 200
     assert "X-Frame-Options" not in response
     policy = response["Content-Security-Policy"]
-    assert "frame-ancestors https:" in policy and "script-src 'self'" in policy
+    assert "frame-ancestors https://www.energie-a.nl https://wijk.energie-a.nl:8443;" in policy
+    assert "script-src 'self'" in policy
+    thanks = client.get(reverse("signup:thanks", args=[cast.initiative_a.slug]))
+    assert "frame-ancestors https://www.energie-a.nl " in thanks["Content-Security-Policy"]
+    # Another initiative's form may not be framed by this initiative's site.
+    other = client.get(reverse("signup:form", args=[cast.initiative_b.slug]))
+    assert "frame-ancestors 'none'" in other["Content-Security-Policy"]
     html = response.content.decode()
     assert 'name="website"' in html and 'tabindex="-1"' in html
     assert reverse("signup:privacy", args=[cast.initiative_a.slug, "2026-1"]) in html
@@ -210,3 +221,32 @@ def test_a_statement_in_force_cannot_be_changed_or_deleted_in_the_admin(cast, lo
     assert statement.text.startswith("Wij gebruiken") and statement.version == "2026-1"
     assert deleted.status_code == 403
     assert PrivacyStatement.objects.filter(pk=statement.pk).exists()
+
+
+def test_no_site_may_frame_the_form_until_the_initiative_names_its_sites(cast, client, statement):
+    response = client.get(form_url(cast))
+
+    assert response.status_code == 200
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "sites",
+    [
+        "http://www.energie-a.nl",
+        "https://*.energie-a.nl",
+        "https://www.energie-a.nl/aanmelden",
+        "https://www.energie-a.nl?x=1",
+        "https://user:pw@www.energie-a.nl",
+        "https://www.energie-a.nl:99999",
+        "energie-a.nl",
+        "https://www.energie-a.nl 'unsafe-inline'",
+    ],
+)
+def test_a_framing_site_must_be_one_https_origin(cast, sites):
+    form_settings = SignupSettings(initiative=cast.initiative_a, embedding_sites=sites)
+
+    with pytest.raises(ValidationError) as raised:
+        form_settings.full_clean()
+
+    assert "embedding_sites" in raised.value.message_dict
