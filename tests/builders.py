@@ -92,6 +92,24 @@ def give_totp(user: User) -> str:
     return secret
 
 
+def log_in_with_second_step(client, user: User):
+    """Log a user in as if they passed the login page and its second step (accounts.mfa)."""
+    from types import SimpleNamespace
+
+    from allauth.account.internal.flows.login import record_authentication
+    from allauth.mfa.models import Authenticator
+
+    give_totp(user)
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    # What allauth's login and its second step record in the session.
+    request = SimpleNamespace(session=client.session)
+    record_authentication(request, user, "password", email=user.email)
+    record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type)
+    request.session.save()
+    return client
+
+
 def totp_code(user: User) -> str:
     """The code the user's authenticator app shows now."""
     import time

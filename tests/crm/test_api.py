@@ -265,8 +265,7 @@ def test_a_key_writes_without_a_csrf_token_but_a_session_needs_one(cast, key_a, 
     body = {"action": pipeline.MARK_DOSSIER_FILLED_IN}
     url = f"{API}/cases/{alice_case.pk}/transition/"
     session = Client(enforce_csrf_checks=True)
-    builders.give_totp(cast.coordinator)
-    session.force_login(cast.coordinator, backend="django.contrib.auth.backends.ModelBackend")
+    builders.log_in_with_second_step(session, cast.coordinator)
     assert post(session, url, body).status_code == 403
     assert Case.objects.get(pk=alice_case.pk).status == CaseStatus.COACH_ASSIGNED
 

@@ -329,8 +329,7 @@ def test_an_initiatives_api_key_does_not_open_it(cast, nip):
 
 def test_a_session_needs_its_csrf_token(cast, nip):
     client = Client(enforce_csrf_checks=True)
-    builders.give_totp(cast.municipality_staff)
-    client.force_login(cast.municipality_staff)
+    builders.log_in_with_second_step(client, cast.municipality_staff)
     assert post(client, PARTIAL).status_code == 403
 
 
