@@ -6,6 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import VISIT_MINUTES_MAX, VISIT_MINUTES_MIN, CaseStatus, EventKind
@@ -204,7 +205,9 @@ class FollowUpForm(forms.Form):
         for measure in self.measures:
             self.fields[f"measure_{measure.pk}"] = forms.ChoiceField(
                 label=measure.measure_type.name,
-                help_text=measure.measure_type.description,
+                # Forms render help_text unescaped (it is meant for markup written in
+                # code); this one is data an administrator typed, so it is escaped here.
+                help_text=escape(measure.measure_type.description),
                 choices=choices,
                 initial=NOT_YET,
                 widget=forms.RadioSelect,
