@@ -116,7 +116,11 @@ DP_AGGREGATE_TARGET = 1.5
 DP_IMPORT = "dp-import"
 DP_IMPORT_TARGET = 0.5
 DP_TIMEOUT = 3600
-IN_PROCESS = frozenset({REPORT, NIP_EXPORT, DP_AGGREGATE, DP_IMPORT})
+# Coaches saving a dossier topic at once on PostgreSQL, with a server of its own
+# (bench/coach_load.py): no request may fail and every save must be in the database.
+COACH_LOAD = "coach-load"
+# The benchmarks that are not pages of the shared server.
+IN_PROCESS = frozenset({REPORT, NIP_EXPORT, DP_AGGREGATE, DP_IMPORT, COACH_LOAD})
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,9 @@ class Options:
     nip_export: bool = False
     # Which data-platform benchmarks to run on PostgreSQL.
     dataplatform: tuple[str, ...] = ()
+    # Coaches of the coach-load benchmark (0 leaves it out) and its seconds of load.
+    coaches: int = 0
+    coach_load_duration: float = 60
 
 
 @dataclass(frozen=True)
@@ -674,6 +681,7 @@ def write_results(
     report: dict[str, Any] | None = None,
     nip_export: dict[str, Any] | None = None,
     dataplatform: dict[str, Any] | None = None,
+    coach_load: dict[str, Any] | None = None,
 ) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
@@ -690,6 +698,7 @@ def write_results(
         REPORT: report,
         NIP_EXPORT: nip_export,
         **(dataplatform or {}),
+        COACH_LOAD: coach_load,
     }
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
@@ -829,6 +838,35 @@ def describe_dp_import(figures: dict[str, Any]) -> str:
     )
 
 
+def run_coach_load(env: dict[str, str], workdir: Path, options: Options) -> dict[str, Any] | None:
+    """Coaches saving at once on a throwaway PostgreSQL database; None without a server."""
+    # Imported here: bench.coach_load imports this file as a module of its own.
+    from bench import coach_load
+
+    try:
+        return coach_load.measure(
+            env,
+            workdir,
+            coaches=options.coaches,
+            seconds=options.coach_load_duration,
+            workers=options.workers,
+        )
+    except coach_load.harness.BenchError as error:
+        raise BenchError(str(error)) from None
+
+
+def coach_load_ok(figures: dict[str, Any]) -> bool:
+    from bench import coach_load
+
+    return coach_load.ok(figures)
+
+
+def describe_coach_load(figures: dict[str, Any]) -> str:
+    from bench import coach_load
+
+    return coach_load.describe(figures)
+
+
 def describe_report(report: dict[str, Any]) -> str:
     verdict = "within" if report["ratio"] <= REPORT_TARGET else "ABOVE"
     return (
@@ -860,6 +898,10 @@ def parse_options(argv: Sequence[str]) -> tuple[Options, list[Benchmark]]:
     parser.add_argument("--warmup", type=float, default=1, help="seconds of warm-up per page")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--report-runs", type=int, default=5, help="advice reports to time")
+    parser.add_argument("--coaches", type=int, default=50, help="coaches of coach-load")
+    parser.add_argument(
+        "--coach-load-duration", type=float, default=60, help="seconds of coach-load"
+    )
     args = parser.parse_args(argv)
     client = args.client
     if client == "auto":
@@ -875,6 +917,8 @@ def parse_options(argv: Sequence[str]) -> tuple[Options, list[Benchmark]]:
         dataplatform=tuple(
             name for name in (DP_IMPORT, DP_AGGREGATE) if not args.names or name in args.names
         ),
+        coaches=args.coaches if not args.names or COACH_LOAD in args.names else 0,
+        coach_load_duration=args.coach_load_duration,
     )
     # Only in-process benchmarks asked for: no server, no pages.
     only_in_process = bool(args.names) and set(args.names) <= IN_PROCESS
@@ -908,6 +952,7 @@ def main(argv: Sequence[str]) -> int:
             else None
         )
         nip_export = run_nip_export_benchmark(env) if options.nip_export else None
+        coach_load = run_coach_load(env, workdir, options) if options.coaches else None
         dataplatform = (
             run_dataplatform_benchmarks(env, options.dataplatform) if options.dataplatform else {}
         )
@@ -921,9 +966,12 @@ def main(argv: Sequence[str]) -> int:
         print(describe_dp_import(dataplatform[DP_IMPORT]))
     if DP_AGGREGATE in dataplatform:
         print(describe_dp_aggregate(dataplatform[DP_AGGREGATE]))
-    write_results(results, options, report, nip_export, dataplatform)
+    if coach_load is not None:
+        print(describe_coach_load(coach_load))
+    write_results(results, options, report, nip_export, dataplatform, coach_load)
     print(f"written to {RESULTS.relative_to(ROOT)}")
-    return 0 if all(result.ok for result in results) else 1
+    pages_ok = all(result.ok for result in results)
+    return 0 if pages_ok and (coach_load is None or coach_load_ok(coach_load)) else 1
 
 
 if __name__ == "__main__":

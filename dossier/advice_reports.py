@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -254,12 +255,15 @@ def report_send(*, report_id: int) -> bool:
         with translation.override(settings.LANGUAGE_CODE):
             subject = render_to_string("emails/advice-report-subject.txt", context).strip()
             body = render_to_string("emails/advice-report-body.txt", context)
-        message = EmailMessage(subject, body, to=to)
+        message = EmailMessage(
+            subject, body, to=to, headers={"Message-ID": report_message_id(report)}
+        )
         with report.pdf.open("rb") as handle:
             message.attach(report_filename(report), handle.read(), "application/pdf")
         # Sent inside the row lock: a second run waits, then finds sent_at set. A crash
         # between the mail server's yes and the commit can still send it twice; a
-        # duplicate report in the inbox is better than none.
+        # duplicate report in the inbox is better than none, and its Message-ID, the
+        # same on every attempt, lets a mail system that already has it drop it.
         message.send()
         report.sent_at = timezone.now()
         report.save(update_fields=["sent_at"])
@@ -267,6 +271,12 @@ def report_send(*, report_id: int) -> bool:
             sender=AdviceReport, report=report, how=Delivery.EMAIL, actor=None
         )
     return True
+
+
+def report_message_id(report: AdviceReport) -> str:
+    """The Message-ID of the report's mail: the same on every attempt, ids only."""
+    host = urlsplit(settings.SITE_URL).hostname or "woningdossier"
+    return f"<adviesrapport-{report.pk}-{report.number}@{host}>"
 
 
 def report_filename(report: AdviceReport) -> str:

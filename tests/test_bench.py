@@ -392,3 +392,91 @@ def test_it_reads_the_data_platform_lines_against_their_targets() -> None:
     line = bench.describe_dp_import({**imported, "ratio": 0.5})
     assert "300,000 rows" in line and "0.50×" in line and "within" in line
     assert "BELOW" in bench.describe_dp_import({**imported, "ratio": 0.3})
+
+
+# ---------------------------------------------------------------------------------------
+# coach-load: coaches saving a dossier topic at once (bench/coach_load.py)
+
+
+def test_it_runs_the_coach_load_when_asked_or_when_all_run() -> None:
+    everything, _ = bench.parse_options([])
+    only, no_pages = bench.parse_options(["coach-load", "--coaches", "3"])
+    pages_only, _ = bench.parse_options(["dashboard"])
+
+    assert everything.coaches == 50 and everything.coach_load_duration == 60
+    assert only.coaches == 3 and no_pages == [] and only.report_runs == 0
+    assert pages_only.coaches == 0
+
+
+def coach_figures(saves: list[dict], found: list[dict]) -> dict:
+    from bench import coach_load
+
+    clients = [
+        coach_load.Client(dossier=held["dossier"], cookie="", fields={}, version=0)
+        for held in found
+    ]
+    run = {"requests": 10, "duration_us": 1_000_000, "p50_us": 1000, "p99_us": 2000}
+    measured = {
+        "floor": {**run, "status_errors": 0, "socket_errors": 0, "per_coach": saves},
+        "saves": {**run, "status_errors": 0, "socket_errors": 0, "per_coach": saves},
+    }
+    return coach_load.compare(measured, found, clients)
+
+
+def test_the_coach_load_counts_a_save_cut_off_by_the_end_but_stored_and_flags_a_lost_one() -> None:
+    from bench import coach_load
+
+    first = coach_load.FIRST_VALUE
+    answered = {"saves": 3, "failures": 0, "last": first + 3, "sent": first + 3}
+    cut_off = {"saves": 3, "failures": 0, "last": first + 3, "sent": first + 4}
+    whole = {"versions": 3, "audit": 3, "value": first + 3}
+    with_last = {"versions": 4, "audit": 4, "value": first + 4}
+
+    figures = coach_figures(
+        [answered, cut_off], [{"dossier": 1, **whole}, {"dossier": 2, **with_last}]
+    )
+    assert coach_load.ok(figures)
+    assert (figures["saves_made"], figures["saves_cut_off"], figures["saves_found"]) == (6, 1, 7)
+
+    # An answered save the database does not hold, or one without its audit entry.
+    lost = {"versions": 2, "audit": 2, "value": first + 2}
+    unaudited = {"versions": 3, "audit": 2, "value": first + 3}
+    for held in (lost, unaudited):
+        figures = coach_figures([answered], [{"dossier": 1, **held}])
+        assert not coach_load.ok(figures)
+        assert "MISSING" in coach_load.describe(figures)
+
+
+def test_the_coach_load_finds_every_save_of_coaches_saving_at_once(
+    transactional_db, tmp_path, settings
+) -> None:
+    """A few coaches for a few seconds, through gunicorn and wrk on the test database."""
+    from django.conf import global_settings
+    from django.db import connection
+
+    from bench import coach_load
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("PostgreSQL (set DATABASE_URL): gunicorn cannot see an in-memory SQLite")
+    if shutil.which("wrk") is None:
+        skip_or_fail("wrk")
+    # The server checks passwords with the real hashers, not the tests' fast one.
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    made = coach_load.make_coaches(3)
+    db = connection.settings_dict
+    env = {
+        **bench.bench_environment(tmp_path),
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        ),
+        "CACHE_URL": "locmemcache://",
+    }
+    with bench.gunicorn(env, tmp_path, 2) as server:
+        clients = [coach_load.open_topic(server.port, coach) for coach in made]
+        measured = coach_load.load(server.port, clients, tmp_path, 2)
+
+    figures = coach_load.compare(measured, coach_load.saves_found(made), clients)
+    assert coach_load.ok(figures), figures
+    assert figures["saves_made"] >= 3 and figures["floor_requests_per_second"] > 0
+    # Every coach saved, and only into their own dossier.
+    assert all(made["saves"] > 0 for made in measured["saves"]["per_coach"])

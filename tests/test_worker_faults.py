@@ -1,0 +1,412 @@
+"""A Celery worker killed with SIGKILL mid-job loses nothing and does nothing twice.
+
+A real prefork worker (Redis broker, PostgreSQL) is stopped dead at a known point of an
+advice report (while its PDF is made, or while its mail is being handed over) or of a
+delivery to the provincial platform (after the POST was sent, before the answer came
+back). Two ways to die:
+
+- only the pool's child is killed (out of memory, a segfault): the parent sees it, and
+  acks_late with reject_on_worker_lost hands the message back at once; the same worker
+  finishes the job in a new child.
+- the whole worker is killed (the machine or the container goes): the message stays
+  unacknowledged in Redis until the broker's visibility timeout (an hour in production);
+  a new worker started here with a timeout of a few seconds takes it over.
+
+Either way the job ends done, once in effect: one report row, one PDF, one mail; one
+publication stored by the platform and its outbox row delivered.
+
+The stopping point is installed by the launcher below, in the worker process only and
+before Celery starts; the product has no hook for it.
+"""
+
+from __future__ import annotations
+
+import email
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from dataplatform import tasks as dataplatform_tasks
+from dataplatform.models import DeliveryStatus
+from dossier import advice_reports
+from dossier.models import AdviceReport, Delivery, Dossier, ReportStatus
+from tests.conftest import port_open, skip_or_fail
+from tests.dataplatform.test_delivery import KEY, Platform, fresh, published
+from tests.dossier.test_advice_reports import prepare
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+# A database number of its own, emptied first: no stray message from elsewhere runs here.
+BROKER = os.environ.get("FAULTS_BROKER_URL", "redis://127.0.0.1:6379/14")
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 60
+JOB_TIMEOUT = 90
+# The new worker's visibility timeout when the whole old one was killed: long enough for
+# a report to be made before its own message would be handed out again.
+SHORT_VISIBILITY = 5
+
+# Runs `celery` after installing the stopping point named by FAULT_STAGE. The first
+# process to reach it writes its pid to FAULT_DIR/reached and waits there to be killed;
+# every later one (the retry) passes straight through.
+LAUNCHER = """
+import os, sys, time
+stage = os.environ.get("FAULT_STAGE", "")
+visibility = os.environ.get("FAULT_VISIBILITY_TIMEOUT")
+import django
+django.setup()
+
+def hold():
+    try:
+        reached = os.path.join(os.environ["FAULT_DIR"], "reached")
+        fd = os.open(reached, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+
+if stage == "render":
+    from dossier import reports
+    make_pdf = reports.advice_report_pdf
+    def advice_report_pdf(**kwargs):
+        made = make_pdf(**kwargs)
+        hold()  # The PDF is made, not yet stored.
+        return made
+    reports.advice_report_pdf = advice_report_pdf
+elif stage in ("mail", "sent"):
+    from django.core.mail.backends import filebased
+    send_messages = filebased.EmailBackend.send_messages
+    def send(self, messages):
+        if stage == "mail":
+            hold()  # The report is locked for sending, the mail not yet handed over.
+        sent = send_messages(self, messages)
+        if stage == "sent":
+            hold()  # The mail server has said yes; sent_at is not committed yet.
+        return sent
+    filebased.EmailBackend.send_messages = send
+if visibility:
+    from config.celery import app
+    app.conf.broker_transport_options = {
+        "visibility_timeout": int(visibility),
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    }
+from celery.__main__ import main
+sys.argv[0] = "celery"
+sys.exit(main())
+"""
+
+
+@pytest.fixture
+def broker(transactional_db, monkeypatch):
+    """The test process sends tasks to the real broker instead of running them itself."""
+    import redis
+    from kombu import pools
+
+    from config.celery import app
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("PostgreSQL (set DATABASE_URL): a worker cannot see an in-memory SQLite")
+    if not port_open("127.0.0.1", 6379):
+        skip_or_fail("Redis on 127.0.0.1:6379")
+    redis.Redis.from_url(BROKER).flushdb()
+    monkeypatch.setenv("CELERY_BROKER_URL", BROKER)
+    saved = (app.conf.task_always_eager, app.conf.broker_url)
+    app.conf.task_always_eager = False
+    app.conf.broker_url = BROKER
+    app._pool = None
+    app.amqp._producer_pool = None
+    yield app
+    # Closes the connections and forgets the pools: kombu keeps them per URL, process-wide,
+    # and would hand the next test a closed one.
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.task_always_eager, app.conf.broker_url = saved
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def children(self) -> set[int]:
+        """The pids of the pool's processes (a child may be forked from any thread)."""
+        pids: set[int] = set()
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            pids.update(int(pid) for pid in (task / "children").read_text().split())
+        return pids
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+class Workers:
+    """Starts `celery worker` processes (prefork, one child) and stops them afterwards."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+        self.tmp_path = tmp_path
+        self.env = env
+        self.started: list[Worker] = []
+
+    def start(self, *, stage: str = "", visibility: int | None = None) -> Worker:
+        number = len(self.started) + 1
+        log = self.tmp_path / f"worker-{number}.log"
+        env = {**self.env, "FAULT_STAGE": stage, "FAULT_DIR": str(self.tmp_path)}
+        if visibility is not None:
+            env["FAULT_VISIBILITY_TIMEOUT"] = str(visibility)
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [
+                    *(sys.executable, "-c", LAUNCHER, "-A", "config", "worker"),
+                    *("--pool=prefork", "--concurrency=1", f"--hostname=faults{number}@%h"),
+                    *("--without-heartbeat", "--without-gossip", "--without-mingle"),
+                    "--loglevel=INFO",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                # Its own process group: "the whole worker" is this group and nothing else.
+                start_new_session=True,
+            )
+        worker = Worker(process, log)
+        self.started.append(worker)
+        deadline = time.monotonic() + START_TIMEOUT
+        while "ready." not in worker.text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"worker {number} did not start:\n{worker.text()}")
+            time.sleep(0.2)
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            if worker.process.poll() is None:
+                worker.process.terminate()
+                try:
+                    worker.process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(worker.process.pid, signal.SIGKILL)
+                    worker.process.wait()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {w.log.name}\n{w.text()}" for w in self.started)
+
+
+@pytest.fixture
+def workers(broker, tmp_path, settings) -> Iterator[Workers]:
+    db = connection.settings_dict
+    settings.MEDIA_ROOT = tmp_path / "media"
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        ),
+        "CELERY_BROKER_URL": BROKER,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "EMAIL_URL": f"filemail://{tmp_path / 'mail'}",
+        "SITE_URL": "https://woningdossier.example.nl",
+        "DATAPLATFORM_SIGNING_KEY": KEY,
+        # Longer than the platform is made to wait: the kill, not a timeout, ends the POST.
+        "DATAPLATFORM_TIMEOUT": "60",
+    }
+    pool = Workers(tmp_path, env)
+    yield pool
+    pool.stop_all()
+
+
+def wait_until(condition, *, what: str, logs, timeout: float = JOB_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout} s:\n{logs()}")
+        time.sleep(0.2)
+
+
+def kill(worker: Worker, child: int, how: str) -> None:
+    if how == "child":
+        os.kill(child, signal.SIGKILL)
+    else:
+        os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait(timeout=10)
+
+
+def recover(pool: Workers, worker: Worker, how: str) -> None:
+    """After a child's death the same worker carries on; after the whole worker's, a new one."""
+    if how == "child":
+        wait_until(lambda: "WorkerLostError" in worker.text(), what="the requeue", logs=pool.logs)
+        assert worker.process.poll() is None
+    else:
+        pool.start(visibility=SHORT_VISIBILITY)
+
+
+def media_files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file())
+
+
+@pytest.mark.parametrize("how", ["child", "worker"])
+@pytest.mark.parametrize("stage", ["render", "mail"])
+def test_a_report_survives_a_killed_worker_and_is_made_and_mailed_once(
+    seeded_parameters, cast, workers, tmp_path, stage, how
+):
+    worker = workers.start(stage=stage)
+    prepare(cast.household_a)
+
+    report = advice_reports.report_request(
+        dossier=Dossier.objects.get(pk=cast.household_a.dossier.pk),
+        actor=cast.alice,
+        summary="Tot ziens!",
+        delivery=Delivery.EMAIL,
+    )
+    reached = tmp_path / "reached"
+    wait_until(lambda: reached.exists() and reached.read_text(), what=stage, logs=workers.logs)
+    child = int(reached.read_text())
+    # The task runs in the pool's child, not in the process that talks to the broker.
+    assert child in worker.children() and child != worker.process.pid
+    report.refresh_from_db()
+    running = ReportStatus.RUNNING if stage == "render" else ReportStatus.DONE
+    assert report.status == running and report.sent_at is None
+    assert not (tmp_path / "mail").exists() or not list((tmp_path / "mail").iterdir())
+    if stage == "render":
+        assert media_files(tmp_path / "media") == []
+
+    kill(worker, child, how)
+    recover(workers, worker, how)
+
+    def mailed() -> bool:
+        report.refresh_from_db()
+        return report.sent_at is not None or report.status == ReportStatus.FAILED
+
+    wait_until(mailed, what="the mail", logs=workers.logs)
+    # Late repeats of either task (a restored message) must find nothing left to do.
+    time.sleep(SHORT_VISIBILITY + 2 if how == "worker" else 1)
+
+    report.refresh_from_db()
+    assert report.status == ReportStatus.DONE, workers.logs()
+    assert AdviceReport.objects.filter(dossier=report.dossier).count() == 1
+    # The render ran twice when it was the one killed; its first run left nothing behind.
+    assert report.attempts == (2 if stage == "render" else 1)
+    stored = media_files(tmp_path / "media")
+    assert stored == [tmp_path / "media" / report.pdf.name]
+    assert stored[0].read_bytes().startswith(b"%PDF-")
+    mails = list((tmp_path / "mail").iterdir())
+    assert len(mails) == 1, workers.logs()
+    message = email.message_from_bytes(mails[0].read_bytes())
+    assert message["To"] == cast.resident.email
+    attachment = next(part for part in message.walk() if part.get_filename())
+    assert attachment.get_payload(decode=True) == stored[0].read_bytes()
+
+
+class HoldingPlatform(Platform):
+    """The platform of the delivery tests, which can keep the first answer back.
+
+    With "hold" in the script it stores the publication, then answers nothing until
+    released: the worker has sent its POST and waits for the answer when it is killed.
+    """
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.held = threading.Event()
+        self.release = threading.Event()
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        if self.script[:1] != ["hold"]:
+            return super().handle(request)
+        body = request.rfile.read(int(request.headers["Content-Length"]))
+        key = request.headers["Idempotency-Key"]
+        with self.lock:
+            self.script.pop(0)
+            self.stored.setdefault(key, body)
+            self.requests.append((key, None))
+        self.held.set()
+        self.release.wait(JOB_TIMEOUT)
+        request.close_connection = True
+
+
+@pytest.fixture
+def holding_platform(workers) -> Iterator[HoldingPlatform]:
+    server = HoldingPlatform(KEY)
+    server.start()
+    workers.env["DATAPLATFORM_ENDPOINT_URL"] = server.url
+    yield server
+    server.release.set()
+    server.stop()
+
+
+@pytest.mark.parametrize("how", ["child", "worker"])
+def test_a_delivery_cut_off_after_its_post_is_stored_once_and_marked_delivered(
+    cast, workers, holding_platform, how
+):
+    platform = holding_platform
+    row = published(cast)
+    platform.script = ["hold"]
+    worker = workers.start()
+
+    dataplatform_tasks.deliveries_send.delay()
+    wait_until(platform.held.is_set, what="the POST", logs=workers.logs)
+    (child,) = worker.children()
+    assert fresh(row).status == DeliveryStatus.PENDING
+
+    kill(worker, child, how)
+    recover(workers, worker, how)
+
+    wait_until(
+        lambda: fresh(row).status != DeliveryStatus.PENDING,
+        what="the delivery",
+        logs=workers.logs,
+    )
+    row = fresh(row)
+    key = str(row.idempotency_key)
+    # The platform saw the same key twice and kept one copy; the row says delivered once.
+    assert platform.requests == [(key, None), (key, 409)], workers.logs()
+    assert list(platform.stored) == [key]
+    assert (row.status, row.attempts, row.last_status_code) == (DeliveryStatus.DELIVERED, 1, 409)
+    assert row.delivered_at is not None
+
+
+def test_a_worker_killed_after_the_mail_was_handed_over_sends_the_same_message_again(
+    seeded_parameters, cast, workers, tmp_path
+):
+    """The one window left: the mail server took the mail, the commit of sent_at did not
+    happen. The report goes out again (better twice than never), as the same message."""
+    worker = workers.start(stage="sent")
+    prepare(cast.household_a)
+    report = advice_reports.report_request(
+        dossier=Dossier.objects.get(pk=cast.household_a.dossier.pk),
+        actor=cast.alice,
+        delivery=Delivery.EMAIL,
+    )
+    reached = tmp_path / "reached"
+    wait_until(lambda: reached.exists() and reached.read_text(), what="the mail", logs=workers.logs)
+    assert len(list((tmp_path / "mail").iterdir())) == 1
+
+    kill(worker, int(reached.read_text()), "child")
+    recover(workers, worker, "child")
+
+    wait_until(
+        lambda: AdviceReport.objects.filter(pk=report.pk, sent_at__isnull=False).exists(),
+        what="the second mail",
+        logs=workers.logs,
+    )
+    mails = [email.message_from_bytes(path.read_bytes()) for path in (tmp_path / "mail").iterdir()]
+    assert len(mails) == 2
+    report.refresh_from_db()
+    # The worker's SITE_URL names the host.
+    with override_settings(SITE_URL=workers.env["SITE_URL"]):
+        expected = advice_reports.report_message_id(report)
+    assert [mail["Message-ID"] for mail in mails] == [expected, expected]
+    assert expected == f"<adviesrapport-{report.pk}-{report.number}@woningdossier.example.nl>"
