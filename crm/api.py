@@ -70,6 +70,9 @@ TASK_STATES = ("open", "done")
 BAD_INPUT = OpenApiResponse(description="Bad input or a refused step: messages per field.")
 NOT_ALLOWED = OpenApiResponse(description="Not for residents; some steps only for coordinators.")
 NOT_FOUND = OpenApiResponse(description="No such row, or not one the caller may see.")
+NO_LOGIN = OpenApiResponse(description="No login and no valid API key.")
+# The largest id a database column holds: a larger one is bad input, not a server error.
+ID_MAX = 2**63 - 1
 
 
 # Who is asking -------------------------------------------------------------------------
@@ -323,13 +326,13 @@ class CaseListApi(CrmApi):
             required=False,
             help_text="A postcode area: the four digits of the postcode, e.g. 3731.",
         )
-        household = serializers.IntegerField(required=False, min_value=1)
+        household = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
     @extend_schema(
         operation_id="crm_case_list",
         tags=["cases"],
         parameters=[CaseListFilter],
-        responses={200: CasePageOutput, 400: BAD_INPUT, 403: NOT_ALLOWED},
+        responses={401: NO_LOGIN, 200: CasePageOutput, 400: BAD_INPUT, 403: NOT_ALLOWED},
     )
     def get(self, request: Request) -> Response:
         filters = self.CaseListFilter(data=request.query_params)
@@ -351,7 +354,7 @@ class CaseDetailApi(CrmApi):
     @extend_schema(
         operation_id="crm_case_detail",
         tags=["cases"],
-        responses={200: CaseOutput, 403: NOT_ALLOWED, 404: NOT_FOUND},
+        responses={401: NO_LOGIN, 200: CaseOutput, 403: NOT_ALLOWED, 404: NOT_FOUND},
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(CaseOutput(_get(request, _cases(request), pk)).data)
@@ -362,6 +365,7 @@ class CaseOpenApi(CrmApi):
         initiative = serializers.IntegerField(
             required=False,
             min_value=1,
+            max_value=ID_MAX,
             help_text=(
                 "Only for a coordinator of several initiatives; an API key signs up with "
                 "its own initiative."
@@ -432,6 +436,7 @@ class CaseOpenApi(CrmApi):
         ),
         request=CaseOpenInput,
         responses={
+            401: NO_LOGIN,
             201: CaseOutput,
             200: OpenApiResponse(CaseOutput, description="The household's open case."),
             400: BAD_INPUT,
@@ -515,7 +520,13 @@ class CaseTransitionApi(CrmApi):
             "the case's status is refused with 400."
         ),
         request=CaseTransitionInput,
-        responses={200: CaseOutput, 400: BAD_INPUT, 403: NOT_ALLOWED, 404: NOT_FOUND},
+        responses={
+            401: NO_LOGIN,
+            200: CaseOutput,
+            400: BAD_INPUT,
+            403: NOT_ALLOWED,
+            404: NOT_FOUND,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         case = _get(request, _cases(request), pk, Action.CHANGE)
@@ -532,7 +543,9 @@ class CaseTransitionApi(CrmApi):
 class CaseAssignApi(CrmApi):
     class CaseAssignInput(serializers.Serializer):
         coach = serializers.IntegerField(
-            min_value=1, help_text="The user id of an active energy coach of the initiative."
+            min_value=1,
+            max_value=ID_MAX,
+            help_text="The user id of an active energy coach of the initiative.",
         )
 
     @extend_schema(
@@ -543,7 +556,13 @@ class CaseAssignApi(CrmApi):
             "e-mail. Coordinators and API keys only."
         ),
         request=CaseAssignInput,
-        responses={200: CaseOutput, 400: BAD_INPUT, 403: NOT_ALLOWED, 404: NOT_FOUND},
+        responses={
+            401: NO_LOGIN,
+            200: CaseOutput,
+            400: BAD_INPUT,
+            403: NOT_ALLOWED,
+            404: NOT_FOUND,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         case = _get(request, _cases(request), pk, Action.CHANGE)
@@ -595,14 +614,17 @@ class HouseholdListApi(CrmApi):
             help_text="A postcode area: the four digits of the postcode, e.g. 3731.",
         )
         coach = serializers.IntegerField(
-            required=False, min_value=1, help_text="The user id of the assigned energy coach."
+            required=False,
+            min_value=1,
+            max_value=ID_MAX,
+            help_text="The user id of the assigned energy coach.",
         )
 
     @extend_schema(
         operation_id="crm_household_list",
         tags=["households"],
         parameters=[HouseholdListFilter],
-        responses={200: HouseholdPageOutput, 400: BAD_INPUT, 403: NOT_ALLOWED},
+        responses={401: NO_LOGIN, 200: HouseholdPageOutput, 400: BAD_INPUT, 403: NOT_ALLOWED},
     )
     def get(self, request: Request) -> Response:
         filters = self.HouseholdListFilter(data=request.query_params)
@@ -623,7 +645,7 @@ class HouseholdDetailApi(CrmApi):
     @extend_schema(
         operation_id="crm_household_detail",
         tags=["households"],
-        responses={200: CrmHouseholdOutput, 403: NOT_ALLOWED, 404: NOT_FOUND},
+        responses={401: NO_LOGIN, 200: CrmHouseholdOutput, 403: NOT_ALLOWED, 404: NOT_FOUND},
     )
     def get(self, request: Request, pk: int) -> Response:
         household = _get(request, _households(request), pk)
@@ -648,7 +670,7 @@ class VisitListApi(CrmApi):
         date_to = serializers.DateField(
             required=False, help_text="Visits starting on or before this day."
         )
-        case = serializers.IntegerField(required=False, min_value=1)
+        case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             start, end = attrs.get("date_from"), attrs.get("date_to")
@@ -662,7 +684,7 @@ class VisitListApi(CrmApi):
         operation_id="crm_visit_list",
         tags=["visits"],
         parameters=[VisitListFilter],
-        responses={200: VisitPageOutput, 400: BAD_INPUT, 403: NOT_ALLOWED},
+        responses={401: NO_LOGIN, 200: VisitPageOutput, 400: BAD_INPUT, 403: NOT_ALLOWED},
     )
     def get(self, request: Request) -> Response:
         filters = self.VisitListFilter(data=request.query_params)
@@ -685,7 +707,7 @@ class VisitDetailApi(CrmApi):
     @extend_schema(
         operation_id="crm_visit_detail",
         tags=["visits"],
-        responses={200: VisitOutput, 403: NOT_ALLOWED, 404: NOT_FOUND},
+        responses={401: NO_LOGIN, 200: VisitOutput, 403: NOT_ALLOWED, 404: NOT_FOUND},
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(VisitOutput(_get(request, _visits(request), pk)).data)
@@ -706,7 +728,13 @@ class VisitPlanApi(CrmApi):
             "The case needs a coach and may have one planned visit at a time."
         ),
         request=VisitPlanInput,
-        responses={201: VisitOutput, 400: BAD_INPUT, 403: NOT_ALLOWED, 404: NOT_FOUND},
+        responses={
+            401: NO_LOGIN,
+            201: VisitOutput,
+            400: BAD_INPUT,
+            403: NOT_ALLOWED,
+            404: NOT_FOUND,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         case = _get(
@@ -737,7 +765,13 @@ class VisitDoneApi(CrmApi):
         tags=["visits"],
         description="The visit took place; the case moves to 'visit done'.",
         request=TextInput,
-        responses={200: VisitOutput, 400: BAD_INPUT, 403: NOT_ALLOWED, 404: NOT_FOUND},
+        responses={
+            401: NO_LOGIN,
+            200: VisitOutput,
+            400: BAD_INPUT,
+            403: NOT_ALLOWED,
+            404: NOT_FOUND,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         visit = _get(request, _visits(request), pk, Action.CHANGE)
@@ -756,7 +790,13 @@ class VisitCancelApi(CrmApi):
         tags=["visits"],
         description="The visit will not take place; the case goes back to where it was.",
         request=TextInput,
-        responses={200: VisitOutput, 400: BAD_INPUT, 403: NOT_ALLOWED, 404: NOT_FOUND},
+        responses={
+            401: NO_LOGIN,
+            200: VisitOutput,
+            400: BAD_INPUT,
+            403: NOT_ALLOWED,
+            404: NOT_FOUND,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         visit = _get(request, _visits(request), pk, Action.CHANGE)
@@ -782,15 +822,18 @@ class TaskListApi(CrmApi):
             choices=TASK_STATES, required=False, help_text="Open and done tasks when left out."
         )
         assignee = serializers.IntegerField(
-            required=False, min_value=1, help_text="The user id of the person it is for."
+            required=False,
+            min_value=1,
+            max_value=ID_MAX,
+            help_text="The user id of the person it is for.",
         )
-        case = serializers.IntegerField(required=False, min_value=1)
+        case = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
     @extend_schema(
         operation_id="crm_task_list",
         tags=["tasks"],
         parameters=[TaskListFilter],
-        responses={200: TaskPageOutput, 400: BAD_INPUT, 403: NOT_ALLOWED},
+        responses={401: NO_LOGIN, 200: TaskPageOutput, 400: BAD_INPUT, 403: NOT_ALLOWED},
     )
     def get(self, request: Request) -> Response:
         filters = self.TaskListFilter(data=request.query_params)
@@ -814,6 +857,7 @@ class TaskAddApi(CrmApi):
             required=False,
             allow_null=True,
             min_value=1,
+            max_value=ID_MAX,
             help_text="The user id of a coordinator or coach of the initiative; none: anyone.",
         )
 
@@ -821,7 +865,13 @@ class TaskAddApi(CrmApi):
         operation_id="crm_task_add",
         tags=["tasks"],
         request=TaskAddInput,
-        responses={201: TaskOutput, 400: BAD_INPUT, 403: NOT_ALLOWED, 404: NOT_FOUND},
+        responses={
+            401: NO_LOGIN,
+            201: TaskOutput,
+            400: BAD_INPUT,
+            403: NOT_ALLOWED,
+            404: NOT_FOUND,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         case = _get(request, _cases(request), pk, Action.CHANGE)
@@ -858,7 +908,7 @@ class TaskDoneApi(CrmApi):
         tags=["tasks"],
         description="Mark the task done; done twice is done once.",
         request=None,
-        responses={200: TaskOutput, 403: NOT_ALLOWED, 404: NOT_FOUND},
+        responses={401: NO_LOGIN, 200: TaskOutput, 403: NOT_ALLOWED, 404: NOT_FOUND},
     )
     def post(self, request: Request, pk: int) -> Response:
         task = _get(request, _tasks(request), pk, Action.CHANGE)

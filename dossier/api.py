@@ -76,6 +76,17 @@ class ModelFieldsSerializer(serializers.ModelSerializer):
         return field_class, kwargs
 
 
+# The largest id a database column holds: a larger one is bad input, not a server error.
+ID_MAX = 2**63 - 1
+
+# What every operation may answer besides its result (the schema run holds them to it).
+NO_LOGIN = OpenApiResponse(description=_("no login"))
+NOT_STAFF = OpenApiResponse(description=_("not for residents, nor for an API key"))
+NOT_FOUND = OpenApiResponse(
+    description=_("no such dossier or topic, or not one the caller may see")
+)
+
+
 class IsStaffOfAnOrganisation(BasePermission):
     """Logged in and not a resident: residents use the HTML pages, not the API."""
 
@@ -141,7 +152,7 @@ class DossierPagination(PageNumberPagination):
 
 class DossierListApi(DossierApi):
     class DossierListFilter(serializers.Serializer):
-        initiative = serializers.IntegerField(required=False, min_value=1)
+        initiative = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
         postcode = serializers.CharField(
             required=False, max_length=7, help_text=_("the start of the postcode, e.g. 3731")
         )
@@ -150,7 +161,12 @@ class DossierListApi(DossierApi):
     @extend_schema(
         operation_id="dossier_list",
         parameters=[DossierListFilter],
-        responses={200: DossierListPageOutput},
+        responses={
+            200: DossierListPageOutput,
+            400: OpenApiResponse(description=_("bad input: a list of messages per field")),
+            401: NO_LOGIN,
+            403: NOT_STAFF,
+        },
     )
     def get(self, request: Request) -> Response:
         filters = self.DossierListFilter(data=request.query_params)
@@ -244,7 +260,10 @@ class DossierDetailApi(DossierApi):
         created_at = serializers.DateTimeField(source="dossier.created_at")
         submitted_at = serializers.DateTimeField(source="dossier.submitted_at", allow_null=True)
 
-    @extend_schema(operation_id="dossier_detail", responses={200: DossierDetailOutput})
+    @extend_schema(
+        operation_id="dossier_detail",
+        responses={200: DossierDetailOutput, 401: NO_LOGIN, 403: NOT_STAFF, 404: NOT_FOUND},
+    )
     def get(self, request: Request, pk: int) -> Response:
         page = selectors.dossier_page(viewer=request.user, pk=pk)
         data = self.DossierDetailOutput(
@@ -360,6 +379,9 @@ class DossierSectionUpdateApi(DossierApi):
         responses={
             200: SectionOutput,
             400: OpenApiResponse(description=_("bad input: a list of messages per field")),
+            401: NO_LOGIN,
+            403: NOT_STAFF,
+            404: NOT_FOUND,
             409: SectionConflictOutput,
         },
     )
