@@ -6,15 +6,23 @@ up (the pages of allauth.mfa, logging out and the health check excepted). Once s
 allauth asks for the code at every login. Residents and energy coaches may log in with a
 password or an e-mail code (ACCOUNT_LOGIN_BY_CODE_ENABLED) and may add a second step
 themselves. Someone in such a role cannot switch the second step off again (MfaAdapter).
+
+Having an authenticator is not enough: the login itself must have passed the second step
+(allauth records it in the session), or have set the authenticator up just now. A login
+that began before the set-up, in another browser say, is ended and must log in again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
 
+from allauth.account.authentication import get_authentication_records
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -38,6 +46,18 @@ def has_mfa(user) -> bool:
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
 
 
+def passed_second_step(request: HttpRequest) -> bool:
+    """Whether this login entered a code of the user's authenticator (or a recovery code)."""
+    records = get_authentication_records(request, request.user)
+    return any(record.get("method") == "mfa" for record in records)
+
+
+def set_up_now(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Setting the authenticator up takes a valid code: this login has shown it has it."""
+    if request is not None and getattr(request, "session", None) is not None:
+        request.session[CHECKED] = user.pk
+
+
 class RequireMfaMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -56,10 +76,12 @@ class RequireMfaMiddleware:
             return None
         if not needs_mfa(user):
             return None
-        if has_mfa(user):
+        if passed_second_step(request):
             # It stays set up: MfaAdapter refuses to remove it from someone in such a role.
             request.session[CHECKED] = user.pk
             return None
+        if has_mfa(user):
+            return self._log_in_again(request)
         target = reverse("mfa_activate_totp")
         if request.headers.get("HX-Request") == "true":
             response = HttpResponse(status=204)
@@ -72,6 +94,16 @@ class RequireMfaMiddleware:
                 "a second step. Set up an authenticator app first."
             ),
         )
+        return redirect(target)
+
+    def _log_in_again(self, request: HttpRequest) -> HttpResponse:
+        logout(request)
+        messages.info(request, _("Please log in again, with the code of your authenticator app."))
+        target = f"{reverse('account_login')}?{urlencode({'next': request.get_full_path()})}"
+        if request.headers.get("HX-Request") == "true":
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return response
         return redirect(target)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from urllib.parse import urlencode
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -98,3 +101,40 @@ def test_someone_who_needs_it_cannot_switch_it_off_but_a_coach_can(cast):
     coach = Authenticator.objects.get(user=cast.alice, type="totp")
     assert not adapter.can_delete_authenticator(coordinator)
     assert adapter.can_delete_authenticator(coach)
+
+
+def test_a_login_that_did_not_pass_the_second_step_must_log_in_again(cast):
+    # The authenticator was set up after this login began, in another browser say.
+    client = forced(cast.coordinator)
+    builders.give_totp(cast.coordinator)
+    url = reverse("dossier:household-list")
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('account_login')}?{urlencode({'next': url})}"
+    assert "_auth_user_id" not in client.session
+    htmx = forced(cast.coordinator).get(url, HTTP_HX_REQUEST="true")
+    assert htmx.status_code == 204 and htmx["HX-Redirect"].startswith(reverse("account_login"))
+
+
+# Committed for real: allauth announces the new authenticator once its transaction commits,
+# which in a request is before the session is saved.
+@pytest.mark.django_db(transaction=True)
+def test_a_login_that_passed_it_or_set_it_up_just_now_goes_on(cast):
+    from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value
+
+    passed = builders.log_in_with_second_step(Client(), cast.coordinator)
+    assert passed.get(reverse("dossier:household-list")).status_code == 200
+
+    user = cast.municipality_staff
+    client = forced(user)
+    client.post(reverse("account_reauthenticate"), {"password": builders.PASSWORD})
+    assert client.get(reverse("mfa_activate_totp")).status_code == 200
+    secret = client.session[SECRET_SESSION_KEY]
+    code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+    activated = client.post(reverse("mfa_activate_totp"), {"code": code})
+    assert activated.status_code == 302, activated.content
+
+    assert client.get(reverse("dossier:dashboard")).status_code == 200
+    assert client.session["_auth_user_id"] == str(user.pk)

@@ -86,9 +86,7 @@ def _openapi() -> dict[str, Any]:
 
 
 def _session(user) -> dict[str, dict[str, str]]:
-    builders.give_totp(user)
-    client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client = builders.log_in_with_second_step(Client(), user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     # The API takes a session as the pages do, CSRF token and all.
     return {

@@ -567,9 +567,8 @@ def walk(world: World, media: Media) -> list[Outcome]:
     for actor in world.actors:
         client = Client()
         if actor.user is not None:
-            builders.give_totp(actor.user)
+            builders.log_in_with_second_step(client, actor.user)
             RecoveryCodes.activate(actor.user)
-            client.force_login(actor.user, backend="django.contrib.auth.backends.ModelBackend")
         for name in sorted(URL_NAMES):
             if allowed_for(name) is None or (
                 URL_NAMES[name] and not name.startswith("admin:") and name not in ARGS
