@@ -49,6 +49,8 @@ class Channel(models.TextChoices):
     PAPER = "paper", _("on paper, during a visit")
     PHONE = "phone", _("by phone")
     EMAIL = "email", _("by e-mail or letter")
+    # Only a withdrawal: the household's retention period expired (privacy/retention.py).
+    RETENTION = "retention", _("ended when the retention period expired")
 
 
 class ConsentText(models.Model):

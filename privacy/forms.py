@@ -17,7 +17,8 @@ REASONS = [
 class ErasureForm(forms.Form):
     reason = forms.ChoiceField(label=_("Reason"), choices=REASONS)
     channel = forms.ChoiceField(
-        label=_("How the request reached the initiative"), choices=Channel.choices
+        label=_("How the request reached the initiative"),
+        choices=[(value, label) for value, label in Channel.choices if value != Channel.RETENTION],
     )
     confirm = forms.BooleanField(
         label=_("I understand that this cannot be undone"),

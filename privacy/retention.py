@@ -63,7 +63,7 @@ from accounts.access import policy_of
 from accounts.models import Organisation, User
 from crm import pipeline
 from crm.models import Case, CaseEvent, Task, Visit
-from dataplatform.models import ConsentRecord
+from dataplatform.models import Channel, ConsentRecord
 from dossier.models import (
     AdviceReport,
     Document,
@@ -461,6 +461,7 @@ def purge_inactive_dossiers(
                 reason=Removal.Reason.RETENTION,
                 rule=Retention.INACTIVE_DOSSIERS.value,
                 organisation=organisation,
+                withdrawal_channel=Channel.RETENTION,
             )
         logger.info(
             "retention %s: organisation %s, household %s, removal %s",

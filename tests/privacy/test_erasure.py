@@ -25,7 +25,7 @@ from django.utils.html import escape
 from django.utils.translation import gettext
 from PIL import Image
 
-from accounts.models import User
+from accounts.models import Membership, User
 from crm import services as crm_services
 from crm.models import Case, CaseEvent, Task, Visit
 from dataplatform.models import ConsentRecord, SharedHousehold
@@ -511,8 +511,11 @@ def test_only_the_coordinator_of_the_initiative_may_erase(cast, login):
 
 
 def test_the_coach_sees_no_erase_link(cast, login):
+    # Not even a coach who coordinates another initiative.
+    Membership.objects.create(user=cast.alice, organisation=cast.initiative_b, role="coordinator")
     client = login(cast.alice)
     detail = client.get(reverse("dossier:household-detail", args=[cast.household_a.pk]))
+    assert detail.status_code == 200
     assert erase_url(cast.household_a) not in detail.content.decode()
 
 

@@ -23,12 +23,14 @@ from django.utils.translation import gettext
 
 from accounts import exports
 from crm.models import Case, CaseStatus
+from dataplatform.models import Channel, Purpose
 from demo.nip_plan import programme_from_plan
 from dossier.access_log import access_log
 from dossier.models import Household, Photo
 from nip.models import Application, MonitoringExport
 from privacy import erasure, retention, tasks
 from privacy.models import Removal, RetentionSetting
+from tests.dataplatform.builders import give_consent
 from tests.nip.builders import make_application
 
 pytestmark = pytest.mark.django_db
@@ -211,6 +213,7 @@ def test_a_run_that_stops_half_way_keeps_what_it_finished_with_its_proof(cast, r
 def test_an_inactive_household_is_erased_a_day_after_its_period(cast, run):
     keep_active(cast.household_a, cast.household_b)
     quiet = cast.household_a2
+    consent = give_consent(quiet, Purpose.AGGREGATES)
 
     run(729)
     assert not erasure.is_erased(Household.objects.get(pk=quiet.pk))
@@ -222,6 +225,9 @@ def test_an_inactive_household_is_erased_a_day_after_its_period(cast, run):
     assert (proof.organisation, proof.household_id) == (cast.initiative_a, quiet.pk)
     assert proof.reason == Removal.Reason.RETENTION
     assert Household.objects.get(pk=cast.household_a.pk).name == "Familie Alfa"
+    # The consent stays as proof, ended by the rule rather than by a request.
+    consent.refresh_from_db()
+    assert consent.withdrawal_channel == Channel.RETENTION and consent.withdrawn_by is None
 
     assert run(731.5) == []
     assert len(removals("inactive_dossiers")) == 1
