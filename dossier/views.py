@@ -100,6 +100,9 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "household": household,
             "residents": household.residents.all(),
             "may_change": request.user.has_perm("dossier.change_household", household),
+            # The initiative's coordinators handle a request for erasure (privacy/).
+            "coordinates": household.initiative_id
+            in access.organisations_with_role(request.user, [Role.COORDINATOR]),
             "viewed": (
                 access_log.viewed(household)
                 if access_log.may_see_views(request.user, household)
