@@ -37,6 +37,7 @@ Kept, and why (`KEPT`, also shown on the confirmation page):
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ from privacy.register import REGISTER, DataClass
 if TYPE_CHECKING:
     from accounts.models import Organisation, User
     from dossier.models import Household
+
+logger = logging.getLogger(__name__)
 
 # What a required text becomes; stored, not translated (the interface shows it as is).
 ERASED = "[gewist]"
@@ -271,6 +274,14 @@ def _erase_accounts(users: Iterable[User], counts: _Counts, scope: dict[str, set
     ids = [user.pk for user in users]
     if not ids:
         return
+    # The admin and audit logs name these rows too (str(user) is the full name, an e-mail
+    # address row shows the address): their entries are scrubbed with the household's.
+    objects = scope["objects"]
+    objects["accounts.User"].update(ids)
+    for model in (EmailAddress, Authenticator, UserSession):
+        objects[model._meta.label].update(
+            model.objects.filter(user_id__in=ids).values_list("pk", flat=True)
+        )
     keys = list(UserSession.objects.filter(user_id__in=ids).values_list("session_key", flat=True))
     _delete(Session.objects.filter(session_key__in=keys), counts, [])
     _delete(UserSession.objects.filter(user_id__in=ids), counts, [])
@@ -347,11 +358,24 @@ def _scrub_audit(scope: dict[str, set], counts: _Counts) -> None:
 
 
 def _delete_files_on_commit(names: list[str]) -> None:
+    """Delete the stored files once the erasure is committed, each on its own.
+
+    A file that cannot be deleted (storage away for a moment) does not stop the others,
+    nor turn a finished erasure into an error page; its name (ids and a random part, no
+    personal data) is logged so that it can be removed by hand.
+    """
+    names = [name for name in names if name]
+    if not names:
+        return
+
     def delete() -> None:
         for name in names:
-            default_storage.delete(name)
+            try:
+                default_storage.delete(name)
+            except OSError:
+                logger.warning("erasure: could not delete stored file %s", name)
 
-    transaction.on_commit(delete)
+    transaction.on_commit(delete, robust=True)
 
 
 @transaction.atomic

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -343,11 +342,9 @@ def _household_parts(household: Household) -> list[Part]:
 
     in_dossier = {"dossier__household": household}
     in_case = {"case__household": household}
-    # A grant application is the resident's when it names the household, or when the
-    # municipality took it in for the home without one.
-    applications = Application.objects.filter(
-        Q(household=household) | Q(household__isnull=True, dwelling_id=household.dwelling_id)
-    )
+    # Only the applications that name the household: one the municipality took in for
+    # the address without a household may be a previous occupant's or the owner's.
+    applications = Application.objects.filter(household=household)
     return [
         _part("household", [household]),
         _part("dwelling", [household.dwelling]),

@@ -239,15 +239,38 @@ def fill_household(cast, capture) -> Filled:
         action_flag=CHANGE,
         change_message=f"Naam gewijzigd in {HOUSEHOLD}",
     )
-    AuditEntry.objects.create(
-        content_type=ContentType.objects.get_for_model(User),
-        object_pk=str(resident.pk),
-        object_id=resident.pk,
-        object_repr=f"{FIRST} {LAST}",
-        action=AuditEntry.Action.ACCESS,
-        actor=resident,
-        actor_email=EMAIL,
-        remote_addr="192.0.2.7",
+    # The administrator corrected the account in the admin: its log names the person.
+    address = EmailAddress.objects.filter(user=resident).first() or EmailAddress.objects.create(
+        user=resident, email=EMAIL, verified=True, primary=True
+    )
+    for model, pk, text in (
+        (User, resident.pk, f"{FIRST} {LAST}"),
+        (EmailAddress, address.pk, EMAIL),
+    ):
+        AdminEntry.objects.create(
+            user=cast.admin,
+            content_type=ContentType.objects.get_for_model(model),
+            object_id=str(pk),
+            object_repr=text,
+            action_flag=CHANGE,
+            change_message=f"{text} gewijzigd",
+        )
+    # Written as an entry from before masking existed: bulk_create skips the pre_save
+    # masking (privacy.audit), so only the erasure's own scrub can clear it.
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                content_type=ContentType.objects.get_for_model(User),
+                object_pk=str(resident.pk),
+                object_id=resident.pk,
+                object_repr=f"{FIRST} {LAST}",
+                action=AuditEntry.Action.UPDATE,
+                changes={"last_name": ["Oud", LAST]},
+                actor=resident,
+                actor_email=EMAIL,
+                remote_addr="192.0.2.7",
+            )
+        ]
     )
     return Filled(household, resident, dossier, Case.objects.get(pk=case.pk), resident_client)
 

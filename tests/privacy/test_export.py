@@ -215,3 +215,28 @@ def test_the_resident_finds_the_page_from_their_overview(cast, login):
     content = response.content.decode()
     assert reverse("privacy:my-data-json") in content
     assert reverse("privacy:my-data-pdf") in content
+
+
+def test_an_application_for_the_address_without_the_household_is_not_theirs(cast, login, filled):
+    # The municipality took in a request for the address at its desk: the owner's, or a
+    # previous occupant's. Its answers (income, debts) are someone else's data.
+    from demo.nip_plan import programme_from_plan
+    from tests.nip.builders import make_application
+
+    theirs = make_application(
+        programme_from_plan(cast.municipality),
+        dwelling=cast.household_a.dwelling,
+        household=cast.household_a,
+        decision_note="Besluit-Eigen-Aanvraag-11",
+    )
+    make_application(
+        programme_from_plan(cast.municipality, tranche=2, name="Tweede tranche"),
+        dwelling=cast.household_a.dwelling,
+        household=None,
+        decision_note="Besluit-Vreemde-Aanvrager-42",
+    )
+
+    text = download(login(cast.resident), "my-data-json").content.decode()
+
+    assert theirs.decision_note in text
+    assert "Besluit-Vreemde-Aanvrager-42" not in text
