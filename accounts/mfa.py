@@ -34,8 +34,10 @@ from accounts.roles import Role
 MFA_ROLES = (Role.COORDINATOR, Role.MUNICIPALITY_STAFF, Role.PROVINCE_ANALYST)
 # The session remembers for which account the set-up was found: no query per request.
 CHECKED = "wd_mfa_checked"
-# What someone without a second step may still open: setting it up, and leaving.
-OPEN_URL_NAMES = frozenset({"account_logout", "account_reauthenticate", "health"})
+# What every login may open, and what someone without a second step may open besides:
+# the pages of allauth.mfa that set it up (with the password asked again first).
+ALWAYS_OPEN = frozenset({"account_logout", "health"})
+SETUP_OPEN = frozenset({"account_reauthenticate"})
 
 
 def needs_mfa(user) -> bool:
@@ -69,19 +71,21 @@ class RequireMfaMiddleware:
         user = request.user
         if not user.is_authenticated:
             return None
-        name = request.resolver_match.url_name if request.resolver_match else ""
-        if name in OPEN_URL_NAMES or (name or "").startswith("mfa_"):
-            return None
         if request.session.get(CHECKED) == user.pk or request.path.startswith("/static/"):
             return None
-        if not needs_mfa(user):
+        name = (request.resolver_match.url_name if request.resolver_match else "") or ""
+        if name in ALWAYS_OPEN or not needs_mfa(user):
             return None
         if passed_second_step(request):
             # It stays set up: MfaAdapter refuses to remove it from someone in such a role.
             request.session[CHECKED] = user.pk
             return None
         if has_mfa(user):
+            # Not even allauth's own pages: they would show the recovery codes to a login
+            # that never entered a code.
             return self._log_in_again(request)
+        if name in SETUP_OPEN or name.startswith("mfa_"):
+            return None
         target = reverse("mfa_activate_totp")
         if request.headers.get("HX-Request") == "true":
             response = HttpResponse(status=204)

@@ -118,6 +118,26 @@ def test_a_login_that_did_not_pass_the_second_step_must_log_in_again(cast):
     assert htmx.status_code == 204 and htmx["HX-Redirect"].startswith(reverse("account_login"))
 
 
+def test_such_a_login_cannot_reach_the_recovery_codes_either(cast):
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+
+    builders.give_totp(cast.coordinator)
+    RecoveryCodes.activate(cast.coordinator)
+    client = forced(cast.coordinator)
+
+    reauthenticated = client.post(
+        reverse("account_reauthenticate"), {"password": builders.PASSWORD}
+    )
+    assert reauthenticated.status_code == 302
+    assert reauthenticated["Location"].startswith(reverse("account_login"))
+    for name in ("mfa_view_recovery_codes", "mfa_download_recovery_codes", "mfa_index"):
+        client = forced(cast.coordinator)
+        response = client.get(reverse(name))
+        assert response.status_code == 302, name
+        assert response["Location"].startswith(reverse("account_login")), name
+        assert "_auth_user_id" not in client.session
+
+
 # Committed for real: allauth announces the new authenticator once its transaction commits,
 # which in a request is before the session is saved.
 @pytest.mark.django_db(transaction=True)
@@ -135,6 +155,8 @@ def test_a_login_that_passed_it_or_set_it_up_just_now_goes_on(cast):
     code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
     activated = client.post(reverse("mfa_activate_totp"), {"code": code})
     assert activated.status_code == 302, activated.content
+    # On to the recovery codes allauth shows next, still logged in.
+    assert client.get(activated["Location"]).status_code == 200
 
     assert client.get(reverse("dossier:dashboard")).status_code == 200
     assert client.session["_auth_user_id"] == str(user.pk)
