@@ -7,6 +7,7 @@ move, note, call, mail, assignment, visit and task is one row in its timeline.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from auditlog.registry import auditlog
@@ -415,6 +416,9 @@ class Task(models.Model):
         return f"{_('task')} {self.pk}"
 
 
+HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
 def embedding_origins(value: str) -> list[str]:
     """The origins (https://host[:port]) in a list of sites, one per line.
 
@@ -429,6 +433,9 @@ def embedding_origins(value: str) -> list[str]:
         except ValueError:
             parts, port = None, None
         host = (parts.hostname or "") if parts else ""
+        # A plain host name: anything else (";", quotes) would reach the CSP header.
+        if not HOST_NAME.fullmatch(host):
+            host = ""
         if (
             parts is None
             or parts.scheme != "https"

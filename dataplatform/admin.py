@@ -72,16 +72,15 @@ class ConsentRecordAdmin(admin.ModelAdmin):
     list_filter = ["purpose", "channel", ActiveFilter]
     list_select_related = ["text"]
     date_hierarchy = "given_at"
+    # Not who recorded or withdrew it: for a consent given online that is the resident.
     fields = [
         "household_id",
         "purpose",
         "text",
         "given_at",
         "channel",
-        "recorded_by",
         "withdrawn_at",
         "withdrawal_channel",
-        "withdrawn_by",
     ]
     readonly_fields = fields
 

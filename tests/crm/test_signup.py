@@ -241,6 +241,9 @@ def test_no_site_may_frame_the_form_until_the_initiative_names_its_sites(cast, c
         "https://www.energie-a.nl:99999",
         "energie-a.nl",
         "https://www.energie-a.nl 'unsafe-inline'",
+        "https://a.example;sandbox",
+        "https://a.example;report-uri=https",
+        'https://a.example"',
     ],
 )
 def test_a_framing_site_must_be_one_https_origin(cast, sites):

@@ -344,6 +344,17 @@ def test_consent_records_are_read_only_in_the_admin(cast, login):
     assert ConsentRecord.objects.get(pk=record.pk).channel == Channel.ONLINE
 
 
+def test_the_admin_shows_a_consent_without_naming_the_resident(cast, login):
+    record = give_consent(cast.household_a, Purpose.AGGREGATES, by=cast.resident)
+
+    page = login(cast.admin).get(f"{ADMIN}/consentrecord/{record.pk}/change/")
+
+    assert page.status_code == 200
+    assert str(cast.household_a.pk) in page.text
+    for personal in (cast.resident.get_full_name(), cast.resident.email, cast.household_a.name):
+        assert personal not in page.text
+
+
 def test_the_admin_pages_are_for_the_administrator_only(cast, login):
     response = login(cast.coordinator).get(f"{ADMIN}/consentrecord/")
     assert response.status_code == 302
