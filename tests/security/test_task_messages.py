@@ -11,7 +11,6 @@ minimum counts make sure the test would notice a leak at all.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import logging
 import re
@@ -34,6 +33,8 @@ from crm.models import Case, PrivacyStatement
 from dossier import advice_reports, exchange
 from dossier.models import Delivery, Dossier
 from dossier.models.exchange import Visibility
+from privacy import erasure, retention
+from privacy import tasks as privacy_tasks
 from tests import builders
 from tests.dataplatform.builders import make_publication
 from tests.dataplatform.test_delivery import CELLS, make_delivery
@@ -281,25 +282,12 @@ def run_flows(cast, nip, platform, people, settings, tmp_path, capture) -> None:
                 reverse("account_login"), {"login": login_email, "password": "fout-wachtwoord-1"}
             )
 
-    # The privacy jobs, where they exist: erasure of a household and the retention run.
-    erasure = _optional("privacy.erasure")
-    if erasure is not None:
-        with capture(execute=True):
-            erasure.household_erase(household=household, performed_by=cast.coordinator)
-    retention = _optional("privacy.retention")
-    if retention is not None and hasattr(retention, "purge"):
-        with capture(execute=True):
-            retention.purge(now=timezone.now() + dt.timedelta(days=3650))
-    privacy_tasks = _optional("privacy.tasks")
-    if privacy_tasks is not None and hasattr(privacy_tasks, "retention_purge"):
-        privacy_tasks.retention_purge.delay()
-
-
-def _optional(module: str):
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
+    # The privacy jobs: erasure of a household and the retention run.
+    with capture(execute=True):
+        erasure.household_erase(household=household, performed_by=cast.coordinator)
+    with capture(execute=True):
+        retention.purge(now=timezone.now() + dt.timedelta(days=3650))
+    privacy_tasks.retention_purge.delay()
 
 
 # Tasks that must have been sent by the flows above: a flow that stops enqueueing one is

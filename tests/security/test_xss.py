@@ -57,6 +57,7 @@ from dossier.models.exchange import DocumentKind, Visibility
 from nip.models import Application, BudgetLine, BusinessCase, BusinessCaseLine
 from nip.models import ParameterSet as NipParameterSet
 from nip.models import ParameterValue as NipParameterValue
+from privacy import export
 from privacy.register import REGISTER
 from tests import builders
 from tests.conftest import Cast
@@ -749,7 +750,6 @@ def test_every_spreadsheet_is_written_by_the_formula_safe_writer():
 
 
 def test_the_residents_export_pdf_shows_typed_markup_as_text(world):
-    export = pytest.importorskip("privacy.export")
     data = export.export_pdf(export.resident_export(user=world.cast.resident))
     flat = "".join(pdf_text(data).split())
     for label in ("dossier.Household.name", "accounts.User.first_name", "dossier.Dwelling.street"):
