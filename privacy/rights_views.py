@@ -147,10 +147,9 @@ def _count_rows(details: dict) -> list[CountRow]:
 @never_cache
 def household_erased(request: HttpRequest, pk: int) -> HttpResponse:
     household = access.get_for(request.user, _coordinated(request), action=Action.CHANGE, pk=pk)
+    # On request, or by the retention period of inactive dossiers: either shows here.
     removal = (
-        Removal.objects.filter(household_id=household.pk, reason=Removal.Reason.ERASURE)
-        .order_by("-performed_at", "-pk")
-        .first()
+        Removal.objects.filter(household_id=household.pk).order_by("-performed_at", "-pk").first()
     )
     if removal is None:
         raise Http404

@@ -547,6 +547,17 @@ def test_the_result_page_is_404_before_an_erasure(cast, login):
     assert client.get(erased_url(cast.household_a)).status_code == 404
 
 
+def test_the_result_page_shows_an_erasure_by_the_retention_period_too(cast, login):
+    erasure.household_erase(
+        household=cast.household_a, reason=Removal.Reason.RETENTION, rule="inactive_dossiers"
+    )
+    client = login(cast.coordinator)
+    # The erase page sends the coordinator to the result, which must be there.
+    response = client.get(erase_url(cast.household_a), follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == erased_url(cast.household_a)
+
+
 def test_it_sends_an_anonymous_visitor_to_the_login_on_erasure_pages(cast, client):
     for url in (erase_url(cast.household_a), erased_url(cast.household_a)):
         response = client.get(url)
