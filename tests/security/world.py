@@ -131,6 +131,8 @@ def build_world() -> World:
     coordinator = _person(initiative_a, Role.COORDINATOR, "coco@a.example", "Cornelia", "Coördijk")
     alice = _person(initiative_a, Role.COACH, "alice@a.example", "Alice", "Aalbersberg")
     bob = _person(initiative_a, Role.COACH, "bob@a.example", "Bob", "Bakkerdijk")
+    # Coached household A1 until the coordinator handed it to Alice.
+    dirk = _person(initiative_a, Role.COACH, "dirk@a.example", "Dirk", "Dijkgraaf")
     coordinator_b = _person(initiative_b, Role.COORDINATOR, "cob@b.example", "Bert", "Bosveld")
     charlie = _person(initiative_b, Role.COACH, "charlie@b.example", "Charlie", "Claesen")
     resident = _person(None, None, "rianne@home.example", "Rianne", "Rozendaal")
@@ -172,7 +174,16 @@ def build_world() -> World:
     case = services.case_open(
         household=household_a, actor=coordinator, contact_email=resident.email
     )
+    case = services.case_assign(case=case, coach=dirk, actor=coordinator)
+    services.task_add(
+        case=case,
+        assignee=dirk,
+        title="Eerste bezoek voorbereiden",
+        due_date=timezone.localdate() + dt.timedelta(days=2),
+        actor=coordinator,
+    )
     case = services.case_assign(case=case, coach=alice, actor=coordinator)
+    household_a.refresh_from_db()
     services.case_open(household=household_b, actor=coordinator_b)
     visit = services.visit_plan(
         case=case,
@@ -271,6 +282,8 @@ def build_world() -> World:
         Actor("resident_b", "resident", frozenset(), resident_b),
         Actor("coach", "coach", coach_grants, alice),
         Actor("coach_unassigned", "coach", frozenset({"any-coach"}), bob),
+        # Only while assigned (DESIGN.md): the coach before Alice keeps nothing of A1.
+        Actor("coach_former", "coach", frozenset({"any-coach"}), dirk),
         Actor("coach_b", "coach", frozenset(), charlie),
         Actor("coordinator", "coordinator", frozenset({"coordinator"}), coordinator),
         Actor("coordinator_b", "coordinator", frozenset(), coordinator_b),
