@@ -31,6 +31,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.text import capfirst
 from PIL import Image
 from pypdf import PdfReader
 
@@ -54,6 +55,7 @@ from dossier.models import (
     ValueRecord,
 )
 from dossier.models.exchange import DocumentKind, Visibility
+from dossier.services import MEASURE_FIELDS, SECTION_FIELDS, as_text
 from nip.models import Application, BudgetLine, BusinessCase, BusinessCaseLine
 from nip.models import ParameterSet as NipParameterSet
 from nip.models import ParameterValue as NipParameterValue
@@ -628,6 +630,160 @@ def test_the_api_returns_typed_text_as_json_data_never_as_html(fetched, world):
     # JSON keeps the text exactly as typed: escaping is the job of whoever renders it.
     wishes = json.dumps(world.dossier.wishes)[1:-1]
     assert any(wishes in f.text for f in responses)
+
+
+# Answers to htmx POSTs ---------------------------------------------------------------------
+# An autosave, a value check or a report action answers with a partial that replaces part of
+# the page. Those answers show the payloads too, and a stale autosave even shows the answer
+# someone else saved since (the conflict), so they are posted here as the household's coach
+# and resident do.
+
+
+@dataclass
+class Answer:
+    fetched: Fetched
+    status: int
+    # FREE_TEXT fields whose payload the answer must show, escaped.
+    shows: tuple[str, ...]
+    # Fields whose stored payload the conflict list must show as the answer saved now.
+    saved_now: tuple[str, ...] = ()
+
+
+def topic_data(dossier: Dossier, section: str, **changed: str) -> dict[str, str]:
+    """What a topic's form posts: the version and every answer as stored now, with `changed`
+    (by input name). The notes are read from staff forms only."""
+    dossier = Dossier.objects.get(pk=dossier.pk)
+    row = dossier.sections.get(section=section)
+    prefix = f"s-{section}"
+    data = {f"{prefix}-version": str(row.version), f"{prefix}-notes": row.notes}
+    for name in SECTION_FIELDS[section]:
+        data[f"{prefix}-{name}"] = as_text(getattr(dossier, name))
+    if section == Section.MEASURES:
+        for measure in dossier.measures.all():
+            for name in MEASURE_FIELDS:
+                data[f"m-{measure.pk}-{name}"] = as_text(getattr(measure, name))
+    return {**data, **changed}
+
+
+def post_all(world: World) -> list[Answer]:
+    cast = world.cast
+    dossier = world.dossier
+    clients = {"alice": client_for(cast.alice), "resident": client_for(cast.resident)}
+    comfort = reverse("dossier:dossier-section", args=[dossier.pk, Section.COMFORT])
+    measures = reverse("dossier:dossier-section", args=[dossier.pk, Section.MEASURES])
+    floor = DossierMeasure.objects.get(dossier=dossier, measure_type__code="floor_insulation")
+    answers = []
+
+    def post(who: str, url: str, data: dict[str, str], status: int, *shows: str, **kw) -> None:
+        response = clients[who].post(url, data, headers={"HX-Request": "true"})
+        fetched = Fetched(
+            "htmx",
+            who,
+            url,
+            response.status_code,
+            response.get("Content-Type", ""),
+            response.content.decode(errors="replace"),
+        )
+        answers.append(Answer(fetched, status, shows, **kw))
+
+    # The coach's forms as loaded before the resident typed the wishes and the quote's
+    # company (the payloads); the coach changes the advice note.
+    coach_comfort = topic_data(dossier, Section.COMFORT, **{"s-comfort-wishes": ""})
+    coach_measures = topic_data(
+        dossier,
+        Section.MEASURES,
+        **{f"m-{floor.pk}-quote_company": "", f"m-{floor.pk}-advice_note": "Eerst de vloer."},
+    )
+    # The resident's autosaves, answered with the topic as stored now.
+    resident_comfort = topic_data(dossier, Section.COMFORT, **{"s-comfort-complaint_damp": "yes"})
+    post("resident", comfort, resident_comfort, 200, "dossier.Dossier.wishes")
+    resident_measures = topic_data(dossier, Section.MEASURES, **{f"m-{floor.pk}-status": "later"})
+    post(
+        "resident",
+        measures,
+        resident_measures,
+        200,
+        "dossier.MeasureType.name",
+        "dossier.MeasureType.description",
+        "dossier.DossierMeasure.advice_note",
+        "dossier.DossierMeasure.quote_company",
+    )
+    # The coach's stale autosaves: the conflict shows what the resident saved in between.
+    post(
+        "alice",
+        comfort,
+        coach_comfort,
+        409,
+        "dossier.DossierSection.notes",
+        "dossier.ValueRecord.value",
+        "accounts.User.first_name",
+        "accounts.User.last_name",
+        saved_now=("dossier.Dossier.wishes",),
+    )
+    post(
+        "alice",
+        measures,
+        coach_measures,
+        409,
+        "dossier.MeasureType.name",
+        "dossier.MeasureType.description",
+        "dossier.DossierSection.notes",
+        saved_now=("dossier.DossierMeasure.advice_note", "dossier.DossierMeasure.quote_company"),
+    )
+    # The coach checks the wishes in the home: the row of sources, with the resident's answer.
+    post(
+        "alice",
+        reverse("dossier:value-check", args=[dossier.pk]),
+        {"key": "wishes"},
+        200,
+        "dossier.ValueRecord.value",
+        "accounts.User.first_name",
+        "accounts.User.last_name",
+    )
+    # The coach marks the report as printed: the list of reports, with who asked for it.
+    post(
+        "alice",
+        reverse("dossier:report-printed", args=[dossier.pk, world.report.pk]),
+        {},
+        200,
+        "accounts.User.first_name",
+        "accounts.User.last_name",
+    )
+    return answers
+
+
+def shown(label: str, html: str) -> bool:
+    """The field's payload is in the HTML, escaped (a title may start with a capital)."""
+    return any(escape(text) in html for text in (poison(label), capfirst(poison(label))))
+
+
+# The first answer of a conflict list is the one saved now.
+SAVED_NOW = re.compile(r'<dl class="wd-conflict">\s*<div><dt>[^<]*</dt><dd>(.*?)</dd>', re.S)
+
+
+def test_the_answers_to_htmx_posts_show_typed_markup_as_text(world):
+    answers = post_all(world)
+    assert len(answers) == 6
+    # Every answer is checked before the test fails, so a report names each one that broke.
+    problems = []
+    for answer in answers:
+        f = answer.fetched
+        where = (f.who, f.url)
+        if f.status != answer.status or not f.content_type.startswith("text/html"):
+            problems.append((where, f.status, f.content_type))
+        if leaks := raw_markup_in(f.text):
+            problems.append((where, "raw markup", leaks))
+        if missing := [label for label in answer.shows if not shown(label, f.text)]:
+            problems.append((where, "not shown", missing))
+        saved_now = "".join(SAVED_NOW.findall(f.text))
+        if missing := [label for label in answer.saved_now if not shown(label, saved_now)]:
+            problems.append((where, "not shown as saved now", missing))
+    assert not problems
+    # The payloads really were in the answers, as text.
+    html = "".join(answer.fetched.text for answer in answers)
+    assert escape(SCRIPT) in html
+    assert escape('"><img src=x onerror=alert(1)>') in html
+    assert "{{7*7}}Zq" in html
 
 
 def pdf_text(data: bytes) -> str:
