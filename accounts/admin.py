@@ -2,9 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.admin import EmailAddressAdmin
+from allauth.account.models import EmailAddress
+from allauth.mfa.admin import AuthenticatorAdmin
+from allauth.mfa.models import Authenticator
+from allauth.usersessions.admin import UserSessionAdmin
+from allauth.usersessions.models import UserSession
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -12,8 +18,33 @@ from accounts import api_tokens
 from accounts.models import ApiToken, Membership, Municipality, Organisation, User
 
 
+def residents_only(prefix: str = "") -> Q:
+    """Accounts of residents alone: a household, and no role or staff status besides."""
+    return Q(**{f"{prefix}households__isnull": False}) & ~Q(
+        Q(**{f"{prefix}memberships__isnull": False})
+        | Q(**{f"{prefix}is_staff": True})
+        | Q(**{f"{prefix}is_superuser": True})
+    )
+
+
+class WithoutResidents:
+    """The administrator manages organisations and their people, not residents.
+
+    DESIGN.md gives the administrator no casual access to dossiers: a resident's account,
+    e-mail addresses, authenticators and sessions are their initiative's to handle, so
+    the admin lists and opens only those of people with a role or staff status.
+    """
+
+    resident_prefix = ""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
+        hidden = queryset.filter(residents_only(self.resident_prefix)).values("pk")
+        return queryset.exclude(pk__in=hidden)
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(WithoutResidents, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "is_active", "is_staff"]
     search_fields = ["email", "first_name", "last_name"]
@@ -90,3 +121,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         for token in queryset:
             api_tokens.api_token_revoke(token=token)
+
+
+# allauth's own admins, the same way: a resident's address, authenticator and sessions
+# stay out of the administrator's lists.
+admin.site.unregister([EmailAddress, Authenticator, UserSession])
+
+
+@admin.register(EmailAddress)
+class StaffEmailAddressAdmin(WithoutResidents, EmailAddressAdmin):
+    resident_prefix = "user__"
+
+
+@admin.register(Authenticator)
+class StaffAuthenticatorAdmin(WithoutResidents, AuthenticatorAdmin):
+    resident_prefix = "user__"
+
+
+@admin.register(UserSession)
+class StaffUserSessionAdmin(WithoutResidents, UserSessionAdmin):
+    resident_prefix = "user__"
