@@ -111,6 +111,7 @@ def household_erase(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "privacy/rights/erase_confirm.html",
         {"household": household, "form": form, "kept": erasure.KEPT},
+        status=422 if request.method == "POST" else 200,
     )
 
 

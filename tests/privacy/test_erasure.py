@@ -504,7 +504,7 @@ def test_the_coordinator_confirms_and_sees_what_was_removed_and_kept(
 def test_it_erases_nothing_without_the_confirmation(cast, login):
     client = login(cast.coordinator)
     response = client.post(erase_url(cast.household_a), {"reason": "request", "channel": "email"})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert gettext("Tick the box to confirm the erasure.") in response.content.decode()
     assert not Removal.objects.exists()
     assert Household.objects.get(pk=cast.household_a.pk).name == "Familie Alfa"
