@@ -357,12 +357,13 @@ def _scrub_audit(scope: dict[str, set], counts: _Counts) -> None:
     )
 
 
-def _delete_files_on_commit(names: list[str]) -> None:
-    """Delete the stored files once the erasure is committed, each on its own.
+def files_delete_on_commit(names: list[str], *, job: str = "erasure") -> None:
+    """Delete stored files once the transaction that removed their rows commits.
 
-    A file that cannot be deleted (storage away for a moment) does not stop the others,
-    nor turn a finished erasure into an error page; its name (ids and a random part, no
-    personal data) is logged so that it can be removed by hand.
+    Each file on its own: one that cannot be deleted (storage away for a moment) does not
+    stop the others, nor turn a finished removal into an error page. Its name (ids and a
+    random part, no personal data) is logged so that it can be removed by hand; without
+    its row nobody finds or serves it. The retention job uses this too.
     """
     names = [name for name in names if name]
     if not names:
@@ -373,7 +374,7 @@ def _delete_files_on_commit(names: list[str]) -> None:
             try:
                 default_storage.delete(name)
             except OSError:
-                logger.warning("erasure: could not delete stored file %s", name)
+                logger.warning("%s: could not delete stored file %s", job, name)
 
     transaction.on_commit(delete, robust=True)
 
@@ -485,7 +486,7 @@ def household_erase(
     _scrub_audit(scope, counts)
     counts.add("nip.Application", "kept", Application.objects.filter(household=household).count())
 
-    _delete_files_on_commit(files)
+    files_delete_on_commit(files)
     changes = {k: v for k, v in counts.as_dict().items() if set(v) - {"kept"}}
     previous = Removal.objects.filter(household_id=household.pk, reason=reason, rule=rule).first()
     if previous is not None and not changes:

@@ -51,7 +51,6 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -415,23 +414,6 @@ def _prove(*, organisation: Organisation | None, category: str, details: dict[st
     return removal
 
 
-def _delete_files_after_commit(names: list[str]) -> None:
-    names = [name for name in names if name]
-    if not names:
-        return
-
-    def delete() -> None:
-        for name in names:
-            try:
-                default_storage.delete(name)
-            except OSError:
-                # The row and its proof are gone already; a file left behind is found by
-                # nobody (random name, never served without its row). Log its name only.
-                logger.warning("retention: could not delete stored file %s", name)
-
-    transaction.on_commit(delete, robust=True)
-
-
 def _locked(queryset: QuerySet) -> QuerySet:
     # Two runs at once (a beat restarted) each take the rows the other has not locked.
     return queryset.select_for_update(skip_locked=True, of=("self",))
@@ -488,7 +470,9 @@ def purge_photos(*, organisation: Organisation, days: int, now: dt.datetime) -> 
         ids = [pk for pk, _image, _thumbnail in photos]
         # Through the ORM, not raw SQL: the audit log records each deletion.
         Photo.objects.filter(pk__in=ids).delete()
-        _delete_files_after_commit([name for _pk, *names in photos for name in names])
+        erasure.files_delete_on_commit(
+            [name for _pk, *names in photos for name in names], job="retention"
+        )
         return _prove(
             organisation=organisation,
             category=Retention.PHOTOS.value,
@@ -522,7 +506,7 @@ def purge_exports(*, organisation: Organisation, days: int, now: dt.datetime) ->
             ids[model._meta.label] = _ids(pks)
         if not counts:
             return None
-        _delete_files_after_commit(names)
+        erasure.files_delete_on_commit(names, job="retention")
         return _prove(
             organisation=organisation,
             category=Retention.EXPORTS.value,
