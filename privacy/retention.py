@@ -520,16 +520,49 @@ def purge_audit(*, organisation: Organisation, days: int, now: dt.datetime) -> R
     One DELETE per model, with the organisation's rows as a subquery: the entries are
     never loaded into Python, however many there are.
     """
+
+    def about(model: type[models.Model], path: str) -> QuerySet:
+        owned = model._default_manager.filter(**{path: organisation.pk}).values("pk")
+        return LogEntry.objects.filter(object_id__in=owned)
+
+    return _delete_audit(organisation=organisation, days=days, now=now, entries=about)
+
+
+def purge_orphaned_audit(*, now: dt.datetime) -> Removal | None:
+    """Delete audit entries about rows that are gone, once past the longest audit period.
+
+    Such an entry cannot be traced to an initiative any more; the longest period any
+    initiative may choose keeps it at least as long as its own setting would have.
+    """
+
+    def about(model: type[models.Model], _path: str) -> QuerySet:
+        exists = model._default_manager.filter(pk=OuterRef("object_id"))
+        return LogEntry.objects.exclude(Exists(exists))
+
+    days = PERIODS[Retention.AUDIT].maximum
+    return _delete_audit(
+        organisation=None, days=days, now=now, entries=about, extra={"orphaned": True}
+    )
+
+
+def _delete_audit(
+    *,
+    organisation: Organisation | None,
+    days: int,
+    now: dt.datetime,
+    entries: Callable[[type[models.Model], str], QuerySet],
+    extra: dict[str, Any] | None = None,
+) -> Removal | None:
+    """One DELETE per audited model of `entries(model, path)` older than `days`, proven."""
     cutoff = now - days * DAY
     with transaction.atomic():
         by_model: dict[str, int] = {}
         for model, path in _audit_models():
-            owned = model._default_manager.filter(**{path: organisation.pk}).values("pk")
-            deleted, _per_model = LogEntry.objects.filter(
-                content_type=ContentType.objects.get_for_model(model),
-                object_id__in=owned,
-                timestamp__lt=cutoff,
-            ).delete()
+            deleted, _per_model = (
+                entries(model, path)
+                .filter(content_type=ContentType.objects.get_for_model(model), timestamp__lt=cutoff)
+                .delete()
+            )
             if deleted:
                 by_model[model._meta.label] = deleted
         if not by_model:
@@ -542,42 +575,7 @@ def purge_audit(*, organisation: Organisation, days: int, now: dt.datetime) -> R
                 "before": cutoff.isoformat(),
                 "auditlog.LogEntry": {"deleted": sum(by_model.values())},
                 "by_model": by_model,
-            },
-        )
-
-
-def purge_orphaned_audit(*, now: dt.datetime) -> Removal | None:
-    """Delete audit entries about rows that are gone, once past the longest audit period.
-
-    Such an entry cannot be traced to an initiative any more; the longest period any
-    initiative may choose keeps it at least as long as its own setting would have.
-    """
-    days = PERIODS[Retention.AUDIT].maximum
-    cutoff = now - days * DAY
-    with transaction.atomic():
-        by_model: dict[str, int] = {}
-        for model, _path in _audit_models():
-            exists = model._default_manager.filter(pk=OuterRef("object_id"))
-            deleted, _per_model = (
-                LogEntry.objects.filter(
-                    content_type=ContentType.objects.get_for_model(model), timestamp__lt=cutoff
-                )
-                .exclude(Exists(exists))
-                .delete()
-            )
-            if deleted:
-                by_model[model._meta.label] = deleted
-        if not by_model:
-            return None
-        return _prove(
-            organisation=None,
-            category=Retention.AUDIT.value,
-            details={
-                "days": days,
-                "before": cutoff.isoformat(),
-                "auditlog.LogEntry": {"deleted": sum(by_model.values())},
-                "by_model": by_model,
-                "orphaned": True,
+                **(extra or {}),
             },
         )
 
