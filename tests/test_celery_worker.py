@@ -60,21 +60,26 @@ def broker(services_up, monkeypatch):
     app.conf.task_always_eager, app.conf.broker_url = saved
 
 
-@pytest.fixture
-def worker(broker, tmp_path):
-    """`celery -A config worker` in a subprocess, on the test database and a temporary media."""
+def worker_env(broker: str, tmp_path) -> dict[str, str]:
+    """A worker process's settings: the test database, this broker, media and mail in tmp."""
     db = connection.settings_dict
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": (
             f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
         ),
-        "CELERY_BROKER_URL": BROKER,
+        "CELERY_BROKER_URL": broker,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "MEDIA_ROOT": str(tmp_path / "media"),
         "EMAIL_URL": f"filemail://{tmp_path / 'mail'}",
         "SITE_URL": "https://woningdossier.example.nl",
     }
+
+
+@pytest.fixture
+def worker(broker, tmp_path):
+    """`celery -A config worker` in a subprocess, on the test database and a temporary media."""
+    env = worker_env(BROKER, tmp_path)
     log = (tmp_path / "worker.log").open("w+")
     process = subprocess.Popen(
         [

@@ -44,6 +44,7 @@ from dossier.models import AdviceReport, Delivery, Dossier, ReportStatus
 from tests.conftest import port_open, skip_or_fail
 from tests.dataplatform.test_delivery import KEY, Platform, fresh, published
 from tests.dossier.test_advice_reports import prepare
+from tests.test_celery_worker import worker_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -208,18 +209,9 @@ class Workers:
 
 @pytest.fixture
 def workers(broker, tmp_path, settings) -> Iterator[Workers]:
-    db = connection.settings_dict
     settings.MEDIA_ROOT = tmp_path / "media"
     env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        ),
-        "CELERY_BROKER_URL": BROKER,
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "EMAIL_URL": f"filemail://{tmp_path / 'mail'}",
-        "SITE_URL": "https://woningdossier.example.nl",
+        **worker_env(BROKER, tmp_path),
         "DATAPLATFORM_SIGNING_KEY": KEY,
         # Longer than the platform is made to wait: the kill, not a timeout, ends the POST.
         "DATAPLATFORM_TIMEOUT": "60",
