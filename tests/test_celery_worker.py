@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,27 +38,35 @@ def services_up() -> None:
         skip_or_fail("Redis on 127.0.0.1:6379")
 
 
-@pytest.fixture
-def broker(services_up, monkeypatch):
-    """The test process sends tasks to the real broker instead of running them itself."""
+def sending_to(url: str, monkeypatch) -> Iterator:
+    """The test process sends tasks to the real broker at `url`, emptied first."""
     import redis
+    from kombu import pools
 
     from config.celery import app
 
-    redis.Redis.from_url(BROKER).flushdb()
+    redis.Redis.from_url(url).flushdb()
     # Celery lets this variable win over its configuration (CI sets it for other tests).
-    monkeypatch.setenv("CELERY_BROKER_URL", BROKER)
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
     saved = (app.conf.task_always_eager, app.conf.broker_url)
     app.conf.task_always_eager = False
-    app.conf.broker_url = BROKER
+    app.conf.broker_url = url
     # Forget connections made for another broker URL.
     app._pool = None
     app.amqp._producer_pool = None
     yield app
-    app.pool.force_close_all()
+    # Closes the connections and forgets the pools: kombu keeps them per URL, process-wide,
+    # and would hand the next test a closed one.
+    pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
     app.conf.task_always_eager, app.conf.broker_url = saved
+
+
+@pytest.fixture
+def broker(services_up, monkeypatch):
+    """The test process sends tasks to the real broker instead of running them itself."""
+    yield from sending_to(BROKER, monkeypatch)
 
 
 def worker_env(broker: str, tmp_path) -> dict[str, str]:

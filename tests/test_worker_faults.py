@@ -44,7 +44,7 @@ from dossier.models import AdviceReport, Delivery, Dossier, ReportStatus
 from tests.conftest import port_open, skip_or_fail
 from tests.dataplatform.test_delivery import KEY, Platform, fresh, published
 from tests.dossier.test_advice_reports import prepare
-from tests.test_celery_worker import worker_env
+from tests.test_celery_worker import sending_to, worker_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -114,29 +114,11 @@ sys.exit(main())
 @pytest.fixture
 def broker(transactional_db, monkeypatch):
     """The test process sends tasks to the real broker instead of running them itself."""
-    import redis
-    from kombu import pools
-
-    from config.celery import app
-
     if connection.vendor != "postgresql":
         skip_or_fail("PostgreSQL (set DATABASE_URL): a worker cannot see an in-memory SQLite")
     if not port_open("127.0.0.1", 6379):
         skip_or_fail("Redis on 127.0.0.1:6379")
-    redis.Redis.from_url(BROKER).flushdb()
-    monkeypatch.setenv("CELERY_BROKER_URL", BROKER)
-    saved = (app.conf.task_always_eager, app.conf.broker_url)
-    app.conf.task_always_eager = False
-    app.conf.broker_url = BROKER
-    app._pool = None
-    app.amqp._producer_pool = None
-    yield app
-    # Closes the connections and forgets the pools: kombu keeps them per URL, process-wide,
-    # and would hand the next test a closed one.
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-    app.conf.task_always_eager, app.conf.broker_url = saved
+    yield from sending_to(BROKER, monkeypatch)
 
 
 @dataclass
