@@ -2,7 +2,8 @@
 
 No data leaves without an agreement (DESIGN.md): publications, the pull API, the CSV
 download and the address-level export all ask this module which initiatives' households
-they may include for a receiving organisation at a level on a date.
+they may include for a receiving organisation at a level on a date; the dashboard asks
+which levels it may still show.
 """
 
 from __future__ import annotations
@@ -35,6 +36,20 @@ def agreements_in_force(
     return SharingAgreement.objects.filter(
         in_force(on), recipient=recipient, level__in=allowed, initiative__is_active=True
     )
+
+
+def levels_in_force(*, recipient: Organisation, on: dt.date) -> list[str]:
+    """The levels at which some agreement in force on `on` lets data reach `recipient`,
+    finest first (an agreement allows its own level and every coarser one)."""
+    agreed = {
+        LEVEL_ORDER.index(level)
+        for level in SharingAgreement.objects.filter(
+            in_force(on), recipient=recipient, initiative__is_active=True
+        )
+        .values_list("level", flat=True)
+        .distinct()
+    }
+    return list(LEVEL_ORDER[min(agreed) :]) if agreed else []
 
 
 def initiatives_sharing(*, recipient: Organisation, level: str, on: dt.date) -> list[int]:

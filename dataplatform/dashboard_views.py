@@ -25,6 +25,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -36,6 +37,7 @@ from accounts import access
 from accounts.models import Organisation
 from accounts.roles import Role
 from dataplatform import published
+from dataplatform.agreements import levels_in_force
 from dataplatform.dashboard_chart import BarChart, BarInput, GroupInput, bar_chart
 from dataplatform.models import AGGREGATE_LEVELS, Level, Publication, PublicationCell
 from dossier.models import DwellingType, EnergyLabel, MeasureType
@@ -443,7 +445,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     municipalities = list(organisation.municipalities.order_by("name").values_list("code", "name"))
     municipality_names = dict(municipalities)
     publication = _latest_publication(organisation)
-    levels = _levels_in(publication) if publication else []
+    # Like the pull API and the CSV file: a level is shown only while an agreement in
+    # force allows it, so an agreement that ended takes its figures off the page too.
+    allowed = levels_in_force(recipient=organisation, on=timezone.localdate())
+    levels = [level for level in _levels_in(publication) if level in allowed] if publication else []
     form = DashboardForm(
         request.GET,
         organisation=organisation,
@@ -457,6 +462,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "publication": publication,
         "form": form,
         "is_municipality_staff": Role.MUNICIPALITY_STAFF in roles,
+        "agreement_ended": publication is not None and not allowed,
     }
     if publication is None or not levels:
         return render(request, "dataplatform/dashboard.html", context)

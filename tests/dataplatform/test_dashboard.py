@@ -3,17 +3,19 @@ suppressed cells, filters, paging, the charts, and the menu entries of the data 
 
 from __future__ import annotations
 
+import datetime as dt
 import html as htmllib
 import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Municipality
 from dataplatform.dashboard_chart import BAR_HEIGHT, SUPPRESSED_BOX, BarInput, GroupInput, bar_chart
 from dataplatform.dashboard_views import PAGE_SIZE
-from dataplatform.models import Publication, PublicationCell
-from tests.dataplatform.builders import make_publication
+from dataplatform.models import Level, Publication, PublicationCell, SharingAgreement
+from tests.dataplatform.builders import make_agreement, make_publication
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +62,17 @@ UTRECHT = [
     *area("municipality", "GM1904", "GM1904", 555, label__B=444, measure_done__floor_insulation=88),
     *area("pc6", "3511AA", "GM1904", 777, label__B=666),
 ]
+
+
+@pytest.fixture(autouse=True)
+def agreements(cast, dp) -> list[SharingAgreement]:
+    """Agreements at postcode-6 level (which allows every coarser level too) for the three
+    bodies; the dashboard shows a publication's figures only while one is in force."""
+    return [
+        make_agreement(cast.initiative_a, cast.municipality, Level.PC6),
+        make_agreement(cast.initiative_a, cast.province, Level.PC6),
+        make_agreement(cast.initiative_b, dp.municipality_b, Level.PC6),
+    ]
 
 
 @pytest.fixture
@@ -147,6 +160,45 @@ def test_the_latest_publication_is_shown(cast, login):
     Publication.objects.filter(pk=old.pk).update(created_at=old.created_at.replace(year=2020))
     make_publication(cast.municipality, DE_BILT)
     assert "3731ZZ" not in login(cast.municipality_staff).get(URL).text
+
+
+@pytest.mark.parametrize("how", ["expired", "ended"])
+def test_an_agreement_no_longer_in_force_takes_the_figures_off_the_page(
+    cast, login, agreements, how
+):
+    make_publication(cast.municipality, DE_BILT)
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    if how == "expired":
+        SharingAgreement.objects.filter(recipient=cast.municipality).update(valid_until=yesterday)
+    else:
+        SharingAgreement.objects.filter(recipient=cast.municipality).update(
+            ended_at=timezone.now() - dt.timedelta(days=1)
+        )
+    response = login(cast.municipality_staff).get(URL, {"level": "pc6"})
+    assert response.status_code == 200
+    html = response.text
+    assert 'id="no-agreement"' in html
+    assert "geen afspraak over het delen van gegevens" in html
+    assert figures(html) == {}
+    assert "3731AB" not in html and 'id="stat-households"' not in html
+    assert reverse("dataplatform:agreement-list") in html
+    # The province's agreement still holds: its own page is unchanged.
+    make_publication(cast.province, DE_BILT)
+    assert list(figures(login(cast.province_analyst).get(URL).text)) == ["3731AB", "3731AC"]
+
+
+def test_only_the_levels_an_agreement_in_force_allows_are_offered(cast, login, agreements):
+    SharingAgreement.objects.filter(recipient=cast.municipality).update(level=Level.NEIGHBOURHOOD)
+    make_publication(cast.municipality, DE_BILT)
+    client = login(cast.municipality_staff)
+    html = client.get(URL).text
+    assert 'value="pc6"' not in html
+    assert list(figures(html)) == ["BU03100001"]
+    # Asking for postcode-6 figures shows the finest level allowed instead, and says so.
+    asked = client.get(URL, {"level": "pc6"}).text
+    assert "3731AB" not in asked
+    assert list(figures(asked)) == ["BU03100001"]
+    assert 'id="filter-errors"' in asked
 
 
 def test_a_visitor_is_sent_to_the_login(client):
@@ -274,9 +326,10 @@ def test_the_number_of_queries_does_not_grow_with_the_areas(
     client = login(getattr(cast, who))
     # The first request of a login also notes its start and its second step in the session.
     client.get(URL)
-    # Session, user, roles, organisation, municipalities, publication, count, page, cells,
-    # municipality cells, measure names, and the request's savepoint: whatever the areas.
-    with django_assert_max_num_queries(13):
+    # Session, user, roles, organisation, municipalities, publication, agreements in force,
+    # count, page, cells, municipality cells, measure names, and the request's savepoint:
+    # whatever the areas.
+    with django_assert_max_num_queries(14):
         response = client.get(URL, {"page": "2" if areas > PAGE_SIZE else "1"})
     assert len(figures(response.text)) == min(areas + 3, PAGE_SIZE)
 

@@ -9,7 +9,8 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
-from tests.dataplatform.builders import make_publication
+from dataplatform.models import Level
+from tests.dataplatform.builders import make_agreement, make_publication
 from tests.dataplatform.test_dashboard import DE_BILT, area
 from tests.test_browser import log_in, serious_violations
 
@@ -38,6 +39,7 @@ def test_the_figures_fit_a_tablet_and_pass_axe(browser_page, live_server, cast, 
             measure_wanted__floor_insulation=None,
         )
     ]
+    make_agreement(cast.initiative_a, cast.municipality, Level.PC6)
     make_publication(cast.municipality, DE_BILT + many)
     page = browser_page
     page.set_viewport_size({"width": 1024, "height": 768})
