@@ -314,9 +314,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Every API key and every person has a rate of calls (accounts/throttling.py); a
+    # province reading every postcode of its aggregates page by page stays well inside it.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiCallerThrottle"],
     # The public calculation endpoint is anonymous: a rate per client address keeps one
     # visitor from taking the server's time (the benchmark raises it).
     "DEFAULT_THROTTLE_RATES": {
+        "api": env.str("API_THROTTLE_RATE", default="600/minute"),
         "advice-calculate": env.str("CALCULATE_THROTTLE_RATE", default="60/minute"),
     },
     # Without this DRF trusts any X-Forwarded-For header, so a client could dodge its

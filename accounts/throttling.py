@@ -1,0 +1,39 @@
+"""One rate of API calls per caller: per key for a system, per person for someone logged in.
+
+A key that leaks, or an integration caught in a loop, would otherwise take the server's
+time from everyone else. Counted in the cache (Redis in production), under the key's or
+the person's id, never under anything personal. A caller with neither reaches only the
+401/403 answers, which cost nothing to give, and the public calculation, which has its
+own rate per address (dossier.advice_api).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.models import ApiToken
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
+
+class ApiCallerThrottle(SimpleRateThrottle):
+    scope = "api"
+
+    def get_rate(self) -> str | None:
+        # Read when asked, not when the class is made: a changed setting then applies.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        token = getattr(request, "auth", None)
+        if isinstance(token, ApiToken):
+            caller = f"key-{token.pk}"
+        elif request.user and request.user.is_authenticated:
+            caller = f"user-{request.user.pk}"
+        else:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": caller}

@@ -1,0 +1,75 @@
+"""A rate of API calls per caller: per key and per person, counted under ids only."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.utils.translation import gettext
+
+from accounts import api_tokens
+from accounts.throttling import ApiCallerThrottle
+
+pytestmark = pytest.mark.django_db
+
+CASES = "/api/v1/cases/"
+
+
+@pytest.fixture(autouse=True)
+def three_a_minute(settings):
+    # The counts live in the cache; each test starts with a clean count and a small rate.
+    cache.clear()
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "api": "3/minute",
+        },
+    }
+    yield
+    cache.clear()
+
+
+def key_client(cast, name: str) -> Client:
+    _token, key = api_tokens.api_token_create(
+        organisation=cast.initiative_a, name=name, actor=cast.coordinator
+    )
+    return Client(headers={"Authorization": f"Bearer {key}"})
+
+
+def test_a_key_past_its_rate_is_told_to_wait_and_another_key_is_not(cast):
+    website, dashboard = key_client(cast, "Website"), key_client(cast, "Dashboard")
+    statuses = [website.get(CASES).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = website.get(CASES)
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert dashboard.get(CASES).status_code == 200
+
+
+def test_a_person_past_the_rate_is_told_to_wait_in_dutch_and_another_person_is_not(cast, login):
+    coordinator = login(cast.coordinator)
+    statuses = [coordinator.get(CASES).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert gettext("Request was throttled.") in coordinator.get(CASES).json()["detail"]
+    coach = Client()
+    coach.force_login(cast.alice, backend="django.contrib.auth.backends.ModelBackend")
+    assert coach.get(CASES).status_code == 200
+
+
+def test_the_count_is_kept_under_an_id_and_never_under_anything_personal(cast, rf):
+    token, _key = api_tokens.api_token_create(
+        organisation=cast.initiative_a, name="Website", actor=cast.coordinator
+    )
+    request = rf.get(CASES)
+    request.user = cast.coordinator
+    request.auth = None
+    assert ApiCallerThrottle().get_cache_key(request, None) == (
+        f"throttle_api_user-{cast.coordinator.pk}"
+    )
+    request.auth = token
+    assert ApiCallerThrottle().get_cache_key(request, None) == f"throttle_api_key-{token.pk}"
+
+
+def test_a_caller_without_credentials_gets_its_401_and_never_a_429(client):
+    assert [client.get(CASES).status_code for _ in range(5)] == [401] * 5
