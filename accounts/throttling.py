@@ -9,7 +9,7 @@ own rate per address (dossier.advice_api).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -37,3 +37,16 @@ class ApiCallerThrottle(SimpleRateThrottle):
         else:
             return None
         return self.cache_format % {"scope": self.scope, "ident": caller}
+
+
+def schema_too_many_requests(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular hook: every operation may answer 429 once its caller is past the rate."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault(
+                    "429", {"description": "Too many calls; try again after Retry-After seconds."}
+                )
+    return result

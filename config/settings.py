@@ -333,6 +333,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # People who are logged in, and systems with an API key: they need the calls they may make.
     "SERVE_PERMISSIONS": ["accounts.authentication.IsLoggedInOrHasApiToken"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "accounts.throttling.schema_too_many_requests",
+    ],
     # Fields named "status" and "kind" hold different choices in different apps; one
     # name per choice set keeps the schema free of generated names (and of warnings).
     "ENUM_NAME_OVERRIDES": {

@@ -73,3 +73,16 @@ def test_the_count_is_kept_under_an_id_and_never_under_anything_personal(cast, r
 
 def test_a_caller_without_credentials_gets_its_401_and_never_a_429(client):
     assert [client.get(CASES).status_code for _ in range(5)] == [401] * 5
+
+
+def test_the_schema_says_every_operation_may_answer_429(cast, login):
+    schema = login(cast.coordinator).get("/api/v1/schema/", {"format": "json"}).json()
+    operations = [
+        operation
+        for path in schema["paths"].values()
+        for operation in path.values()
+        if isinstance(operation, dict) and "responses" in operation
+    ]
+    assert len(operations) > 10
+    assert all("429" in operation["responses"] for operation in operations)
+    assert "enum" in str(schema["components"]["schemas"])  # the default hook still runs
