@@ -690,6 +690,9 @@ class MonitoringExport(models.Model):
     )
     rows_total = models.PositiveIntegerField(_("homes"), default=0)
     rows_done = models.PositiveIntegerField(_("homes written"), default=0)
+    # Each run of the task claims the export by raising this; only the latest run's
+    # progress and file count (nip.monitoring.monitoring_export_make).
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
     file = models.FileField(_("file"), upload_to="nip/exports/", max_length=200, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -37,6 +37,7 @@ from django.db.models import (
     Aggregate,
     Count,
     Exists,
+    F,
     FloatField,
     IntegerField,
     Max,
@@ -730,7 +731,8 @@ IN_REQUEST_MAX_HOMES = 2000
 PROGRESS_EVERY = 500
 # A file made in the background can be downloaded this long.
 DOWNLOAD_HOURS = 24
-# An export still waiting or running after this long lost its worker.
+# An export still waiting or running after this long lost its task's message too (a dead
+# worker's message otherwise comes back and a new run takes the export over).
 STALE_AFTER = dt.timedelta(hours=6)
 SHEET = "Monitoring RVO"
 CONTENT_TYPES = {
@@ -771,11 +773,19 @@ def monitoring_export_request(
     return export
 
 
+def _this_run(export_id: uuid.UUID | str, attempt: int) -> QuerySet[MonitoringExport]:
+    """The export while this run still owns it: a later run of the task takes it over."""
+    return MonitoringExport.objects.filter(
+        pk=export_id, attempts=attempt, status=ExportStatus.RUNNING
+    )
+
+
 class _Progress:
     """Counts the rows as they are written and saves the count now and then."""
 
-    def __init__(self, export_id: uuid.UUID | str) -> None:
+    def __init__(self, export_id: uuid.UUID | str, attempt: int) -> None:
         self.export_id = export_id
+        self.attempt = attempt
         self.done = 0
 
     def count(self, rows: Iterable[list[Cell]]) -> Iterator[list[Cell]]:
@@ -783,24 +793,31 @@ class _Progress:
             yield row
             self.done += 1
             if self.done % PROGRESS_EVERY == 0:
-                MonitoringExport.objects.filter(pk=self.export_id).update(rows_done=self.done)
+                _this_run(self.export_id, self.attempt).update(rows_done=self.done)
 
 
 def monitoring_export_make(*, export_id: uuid.UUID | str) -> MonitoringExport | None:
-    """Make the file of a waiting export (the task's work); None when there is nothing to do."""
-    claimed = MonitoringExport.objects.filter(pk=export_id, status=ExportStatus.QUEUED).update(
-        status=ExportStatus.RUNNING
-    )
+    """Make the file of a waiting export (the task's work); None when there is nothing to do.
+
+    A running export is taken over: the task's message comes back only when the worker
+    that ran it died (acks_late, reject_on_worker_lost), and the file is written to a
+    temporary file first, so the dead run left nothing half-made. Each run claims the
+    export with a compare-and-set on `attempts`; a run that was overtaken keeps nothing.
+    """
+    claimed = MonitoringExport.objects.filter(
+        pk=export_id, status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING)
+    ).update(status=ExportStatus.RUNNING, attempts=F("attempts") + 1, rows_done=0)
     if not claimed:
-        # Done, failed, or taken by another delivery of the same task.
+        # Done, failed, or deleted: a late or repeated delivery.
         return None
     export = MonitoringExport.objects.select_related("programme").get(pk=export_id)
+    attempt = export.attempts
     period = Period(export.period_start, export.period_end)
-    progress = _Progress(export_id)
+    progress = _Progress(export_id, attempt)
     name = f"nip/exports/{uuid.uuid4().hex}.{export.format}"
     try:
         total = monitoring_homes(programme=export.programme, period=period).count()
-        MonitoringExport.objects.filter(pk=export_id).update(rows_total=total)
+        _this_run(export_id, attempt).update(rows_total=total)
         # An anonymous temporary file: nothing with a name on the worker's disk.
         with tempfile.TemporaryFile() as handle:
             monitoring_file_write(
@@ -815,12 +832,10 @@ def monitoring_export_make(*, export_id: uuid.UUID | str) -> MonitoringExport | 
     except Exception as exc:
         # The exception's text may quote a row; the log gets its kind only.
         logger.error("monitoring export %s failed: %s", export_id, type(exc).__name__)
-        MonitoringExport.objects.filter(pk=export_id).update(
-            status=ExportStatus.FAILED, finished_at=timezone.now()
-        )
+        _this_run(export_id, attempt).update(status=ExportStatus.FAILED, finished_at=timezone.now())
         return None
     now = timezone.now()
-    MonitoringExport.objects.filter(pk=export_id).update(
+    finished = _this_run(export_id, attempt).update(
         status=ExportStatus.DONE,
         file=name,
         rows_done=progress.done,
@@ -828,6 +843,10 @@ def monitoring_export_make(*, export_id: uuid.UUID | str) -> MonitoringExport | 
         finished_at=now,
         expires_at=now + dt.timedelta(hours=DOWNLOAD_HOURS),
     )
+    if not finished:
+        # A later run took the export over; its file is the one that counts.
+        default_storage.delete(name)
+        return None
     export.refresh_from_db()
     return export
 

@@ -17,7 +17,8 @@ from nip import monitoring
 def monitoring_export_make(export_id: str) -> None:
     """Make the RVO monitoring file of the export with this id.
 
-    No automatic retry: a failure marks the export failed, and staff start a new one.
+    No automatic retry: a failure marks the export failed, and staff start a new one. A
+    worker that dies hands the message back, and the next run takes the export over.
     """
     monitoring.monitoring_export_make(export_id=export_id)
 

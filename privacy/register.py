@@ -374,7 +374,7 @@ REGISTER: dict[str, Entry] = {
         personal="file requested_by",
         operational=(
             "id programme period_start period_end format status rows_total rows_done "
-            "created_at finished_at expires_at"
+            "attempts created_at finished_at expires_at"
         ),
     ),
     # dataplatform

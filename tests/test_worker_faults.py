@@ -1,9 +1,9 @@
 """A Celery worker killed with SIGKILL mid-job loses nothing and does nothing twice.
 
 A real prefork worker (Redis broker, PostgreSQL) is stopped dead at a known point of an
-advice report (while its PDF is made, or while its mail is being handed over) or of a
+advice report (while its PDF is made, or while its mail is being handed over), of a
 delivery to the provincial platform (after the POST was sent, before the answer came
-back). Two ways to die:
+back), or of an RVO monitoring file made in the background. Two ways to die:
 
 - only the pool's child is killed (out of memory, a segfault): the parent sees it, and
   acks_late with reject_on_worker_lost hands the message back at once; the same worker
@@ -13,7 +13,7 @@ back). Two ways to die:
   a new worker started here with a timeout of a few seconds takes it over.
 
 Either way the job ends done, once in effect: one report row, one PDF, one mail; one
-publication stored by the platform and its outbox row delivered.
+publication stored by the platform and its outbox row delivered; one monitoring file.
 
 The stopping point is installed by the launcher below, in the worker process only and
 before Celery starts; the product has no hook for it.
@@ -21,7 +21,9 @@ before Celery starts; the product has no hook for it.
 
 from __future__ import annotations
 
+import datetime as dt
 import email
+import importlib
 import os
 import signal
 import subprocess
@@ -30,20 +32,26 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.test import override_settings
 
 from dataplatform import tasks as dataplatform_tasks
 from dataplatform.models import DeliveryStatus
+from demo.nip_plan import programme_from_plan
 from dossier import advice_reports
 from dossier.models import AdviceReport, Delivery, Dossier, ReportStatus
+from nip import monitoring
+from nip.models import ExportStatus, MonitoringExport
 from tests.conftest import port_open, skip_or_fail
 from tests.dataplatform.test_delivery import KEY, Platform, fresh, published
 from tests.dossier.test_advice_reports import prepare
+from tests.nip.builders import make_application, make_measure
 from tests.test_celery_worker import sending_to, worker_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -98,6 +106,13 @@ elif stage in ("mail", "sent"):
             hold()  # The mail server has said yes; sent_at is not committed yet.
         return sent
     filebased.EmailBackend.send_messages = send
+elif stage == "export":
+    from nip import monitoring
+    write = monitoring.monitoring_file_write
+    def monitoring_file_write(target, **kwargs):
+        write(target, **kwargs)
+        hold()  # The file is in its temporary file, not yet stored.
+    monitoring.monitoring_file_write = monitoring_file_write
 if visibility:
     from config.celery import app
     app.conf.broker_transport_options = {
@@ -384,3 +399,52 @@ def test_a_worker_killed_after_the_mail_was_handed_over_sends_the_same_message_a
         expected = advice_reports.report_message_id(report)
     assert [mail["Message-ID"] for mail in mails] == [expected, expected]
     assert expected == f"<adviesrapport-{report.pk}-{report.number}@woningdossier.example.nl>"
+
+
+@pytest.mark.parametrize("how", ["child", "worker"])
+def test_a_monitoring_export_survives_a_killed_worker_and_leaves_one_file(
+    cast, workers, tmp_path, how
+):
+    # What the migrations seed, back after an earlier transactional test's flush.
+    for seeded in (
+        "dossier.migrations.0003_seed_measure_catalogue",
+        "nip.migrations.0002_seed_parameters",
+    ):
+        importlib.import_module(seeded).seed(apps, None)
+    programme = programme_from_plan(cast.municipality)
+    for _ in range(3):
+        application = make_application(
+            programme, status="approved", amount_granted_eur=Decimal("1460")
+        )
+        make_measure(application)
+    worker = workers.start(stage="export")
+
+    export = monitoring.monitoring_export_request(
+        programme=programme,
+        period=monitoring.Period(dt.date(2024, 1, 1), dt.date(2024, 6, 30)),
+        fmt="csv",
+        actor=cast.municipality_staff,
+    )
+    reached = tmp_path / "reached"
+    wait_until(lambda: reached.exists() and reached.read_text(), what="the file", logs=workers.logs)
+    export.refresh_from_db()
+    assert (export.status, export.attempts) == (ExportStatus.RUNNING, 1)
+
+    kill(worker, int(reached.read_text()), how)
+    recover(workers, worker, how)
+
+    def finished() -> bool:
+        export.refresh_from_db()
+        return export.status != ExportStatus.RUNNING
+
+    wait_until(finished, what="the export", logs=workers.logs)
+    # A late repeat of the task (a restored message) must find nothing left to do.
+    time.sleep(SHORT_VISIBILITY + 2 if how == "worker" else 1)
+
+    export.refresh_from_db()
+    assert (export.status, export.attempts) == (ExportStatus.DONE, 2), workers.logs()
+    assert (export.rows_total, export.rows_done) == (3, 3)
+    assert MonitoringExport.objects.count() == 1
+    stored = media_files(tmp_path / "media")
+    assert stored == [tmp_path / "media" / export.file.name]
+    assert len(stored[0].read_text(encoding="utf-8-sig").splitlines()) == 4

@@ -474,6 +474,40 @@ def test_a_second_delivery_of_the_task_does_nothing(nip, media, django_capture_o
     assert MonitoringExport.objects.get().file.name == export.file.name
 
 
+def test_a_run_whose_worker_died_is_taken_over_and_only_the_last_run_counts(
+    nip, media, monkeypatch
+):
+    """The message of a task whose worker died comes back while the export says running.
+    The new run takes it over; should the old run still be going, it keeps nothing."""
+    for _ in range(3):
+        make_measure(granted(nip.programme))
+    export = MonitoringExport.objects.create(
+        programme=nip.programme, period_start=H1_2024.start, period_end=H1_2024.end, format="csv"
+    )
+    original = monitoring.monitoring_rows
+    overtaken: list[bool] = []
+
+    def first_run_overtaken(**kwargs):
+        rows = original(**kwargs)
+        yield next(rows)
+        if not overtaken:
+            overtaken.append(True)
+            # The second delivery of the task, while the first still writes.
+            assert monitoring.monitoring_export_make(export_id=export.pk) is not None
+        yield from rows
+
+    monkeypatch.setattr(monitoring, "monitoring_rows", first_run_overtaken)
+    monkeypatch.setattr(monitoring, "PROGRESS_EVERY", 1)
+    assert monitoring.monitoring_export_make(export_id=export.pk) is None
+    export.refresh_from_db()
+    assert (export.status, export.attempts, export.rows_done) == (ExportStatus.DONE, 2, 3)
+    # One file: the overtaken run deleted its own and wrote no progress after the takeover.
+    assert sorted(p.name for p in (media / "nip" / "exports").iterdir()) == [
+        export.file.name.rsplit("/", 1)[1]
+    ]
+    assert len(export.file.read().decode("utf-8-sig").splitlines()) == 4
+
+
 def test_the_purge_deletes_expired_files_and_fails_lost_exports(
     nip, media, django_capture_on_commit_callbacks
 ):
