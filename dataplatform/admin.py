@@ -3,7 +3,8 @@
 Consent texts are added as new versions and never changed or deleted: a record points
 at the text a resident agreed to. Consent records are evidence and are only listed,
 never written here. Sharing agreements are recorded here with their signed document;
-both parties then see them in the application. Open-data imports are run by commands
+both parties then see them in the application, and the recipient's figures are made
+at once (and again on request) instead of at night. Open-data imports are run by commands
 and only listed.
 """
 
@@ -12,13 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from dataplatform import tasks
 from dataplatform.agreements import in_force
 from dataplatform.models import ConsentRecord, ConsentText, OpenDataImport, SharingAgreement
 
@@ -156,11 +159,35 @@ class SharingAgreementAdmin(admin.ModelAdmin):
     list_select_related = ["initiative", "recipient"]
     search_fields = ["reference", "initiative__name", "recipient__name"]
     readonly_fields = ["created_at", "created_by"]
+    actions = ["publish_now"]
 
     def save_model(self, request: HttpRequest, obj: SharingAgreement, form: Any, change: bool):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        # The recipient's figures follow the agreement today, not after the night's run.
+        tasks.publication_make_now.delay_on_commit(obj.recipient_id)
+
+    @admin.action(
+        description=_("Publish the figures for these agreements' recipients now"),
+        permissions=["change"],
+    )
+    def publish_now(self, request: HttpRequest, queryset: QuerySet[SharingAgreement]) -> None:
+        recipients = sorted(set(queryset.values_list("recipient_id", flat=True)))
+        for recipient_id in recipients:
+            tasks.publication_make_now.delay_on_commit(recipient_id)
+        self.message_user(
+            request,
+            ngettext(
+                "The figures for %(count)d recipient are being made; they appear on its "
+                "dashboard within a few minutes.",
+                "The figures for %(count)d recipients are being made; they appear on their "
+                "dashboards within a few minutes.",
+                len(recipients),
+            )
+            % {"count": len(recipients)},
+            messages.SUCCESS,
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # An agreement is the record of what was lawfully shared and when: it ends, it stays.

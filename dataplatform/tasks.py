@@ -1,7 +1,7 @@
 """Background work of the data platform. Tasks take ids, load, call a service.
 
-Their messages pass through the broker and its logs, so they carry ids only; these two
-carry nothing at all. Retries of a delivery are not Celery's: the outbox row keeps its
+Their messages pass through the broker and its logs, so they carry ids only: an
+organisation's at most. Retries of a delivery are not Celery's: the outbox row keeps its
 own attempts and next attempt (dataplatform/delivery.py), so a lost task loses nothing.
 """
 
@@ -34,3 +34,19 @@ def publications_make() -> None:
     shared.shared_households_check()
     publication.publications_make()
     deliveries_send.delay_on_commit()
+
+
+@shared_task
+def publication_make_now(recipient_id: int) -> None:
+    """One recipient's publication now, then send it: the administrator recorded or changed
+    an agreement, or asked for it, and should not have to wait for the night."""
+    from accounts.models import Organisation
+    from dataplatform import publication
+
+    recipient = Organisation.objects.filter(
+        pk=recipient_id, is_active=True, kind__in=publication.RECIPIENT_KINDS
+    ).first()
+    if recipient is None:
+        return
+    if publication.publication_make(recipient=recipient) is not None:
+        deliveries_send.delay_on_commit()

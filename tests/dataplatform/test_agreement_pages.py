@@ -14,8 +14,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from dataplatform.models import Level, OpenDataImport, SharingAgreement
+from dataplatform import tasks
+from dataplatform.models import (
+    Level,
+    OpenDataImport,
+    Publication,
+    PublicationDelivery,
+    SharingAgreement,
+)
 from tests.dataplatform.builders import PDF, make_agreement
+from tests.dataplatform.test_aggregation import make_home
 
 pytestmark = pytest.mark.django_db
 
@@ -249,6 +257,71 @@ def test_the_administrator_ends_an_agreement_but_cannot_delete_it(cast, login, a
     response = client.post(f"{ADMIN}/sharingagreement/{agreement.pk}/delete/", {"post": "yes"})
     assert response.status_code == 403
     assert SharingAgreement.objects.filter(pk=agreement.pk).exists()
+
+
+def test_recording_an_agreement_makes_the_recipients_figures_at_once(
+    cast, login, django_capture_on_commit_callbacks
+):
+    make_home(cast.initiative_a, postcode="3731AD")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(cast.admin).post(
+            f"{ADMIN}/sharingagreement/add/", agreement_form(cast, valid_from="2020-01-01")
+        )
+    assert response.status_code == 302
+    [publication] = Publication.objects.filter(recipient=cast.municipality)
+    assert publication.households == 1
+    assert not Publication.objects.exclude(recipient=cast.municipality).exists()
+
+
+def publish_now(client, agreements_chosen):
+    return client.post(
+        f"{ADMIN}/sharingagreement/",
+        {"action": "publish_now", "_selected_action": [a.pk for a in agreements_chosen]},
+        follow=True,
+    )
+
+
+def test_the_administrator_publishes_the_chosen_recipients_figures_now(
+    cast, login, agreements, django_capture_on_commit_callbacks
+):
+    make_home(cast.initiative_a, postcode="3731AD")
+    make_agreement(cast.initiative_b, cast.municipality, Level.MUNICIPALITY)
+    chosen = [agreements["a_municipality"], agreements["a_province"]]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = publish_now(login(cast.admin), chosen)
+    assert response.status_code == 200
+    assert "De cijfers voor 2 ontvangers worden gemaakt" in response.text
+    made = Publication.objects.values_list("recipient", flat=True)
+    assert sorted(made) == sorted([cast.municipality.pk, cast.province.pk])
+    # The province's figures are sent to the platform too: an outbox row waits for them.
+    assert PublicationDelivery.objects.get().publication.recipient == cast.province
+
+
+def test_an_agreement_no_longer_in_force_publishes_nothing(
+    cast, login, agreements, django_capture_on_commit_callbacks
+):
+    SharingAgreement.objects.filter(pk=agreements["a_province"].pk).update(
+        ended_at=timezone.now() - dt.timedelta(days=1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        publish_now(login(cast.admin), [agreements["a_province"]])
+    assert not Publication.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["coordinator", "municipality_staff", "province_analyst"])
+def test_only_the_administrator_can_publish_now(
+    cast, login, agreements, who, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = publish_now(login(getattr(cast, who)), list(agreements.values()))
+    assert "/beheer/login/" in response.redirect_chain[-1][0]
+    assert not Publication.objects.exists()
+
+
+def test_publishing_for_an_organisation_that_receives_nothing_does_nothing(cast):
+    tasks.publication_make_now.delay(cast.initiative_a.pk)
+    tasks.publication_make_now.delay(999_999)
+    assert not Publication.objects.exists()
 
 
 def test_the_in_force_filter(cast, login, agreements):

@@ -270,6 +270,21 @@ def run_flows(cast, nip, platform, people, settings, tmp_path, capture) -> None:
     with capture(execute=True):
         dataplatform_tasks.publications_make.delay()
         dataplatform_tasks.deliveries_send.delay()
+    # The administrator asks for a recipient's figures now.
+    from dataplatform.models import Level, SharingAgreement
+    from tests.dataplatform.builders import make_agreement
+
+    make_agreement(cast.initiative_a, cast.province, Level.PC6)
+    administrator = builders.log_in_with_second_step(Client(), cast.admin)
+    with capture(execute=True):
+        response = administrator.post(
+            "/beheer/dataplatform/sharingagreement/",
+            {
+                "action": "publish_now",
+                "_selected_action": list(SharingAgreement.objects.values_list("pk", flat=True)),
+            },
+        )
+    assert response.status_code == 302
     make_delivery(make_publication(cast.province, CELLS))
     platform.script = ["400"]
     with capture(execute=True):
@@ -302,6 +317,7 @@ EXPECTED_TASKS = {
     "dossier.tasks.advice_report_send",
     "nip.tasks.monitoring_export_make",
     "dataplatform.tasks.publications_make",
+    "dataplatform.tasks.publication_make_now",
     "dataplatform.tasks.deliveries_send",
 }
 
