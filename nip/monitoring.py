@@ -37,7 +37,6 @@ from django.db.models import (
     Aggregate,
     Count,
     Exists,
-    F,
     FloatField,
     IntegerField,
     Max,
@@ -729,6 +728,8 @@ def _group_by_application(rows: Iterable[tuple]) -> Iterator[tuple[int, list[tup
 IN_REQUEST_MAX_HOMES = 2000
 # The task saves its progress every this many rows.
 PROGRESS_EVERY = 500
+# Runs of one export: each further one means the one before died with its worker.
+MAX_ATTEMPTS = 3
 # A file made in the background can be downloaded this long.
 DOWNLOAD_HOURS = 24
 # An export still waiting or running after this long lost its task's message too (a dead
@@ -796,21 +797,53 @@ class _Progress:
                 _this_run(self.export_id, self.attempt).update(rows_done=self.done)
 
 
+def _claim(export_id: uuid.UUID | str) -> MonitoringExport | None:
+    """Take the export for this run; None when it is not waiting or running any more.
+
+    The row is locked while it is claimed, so two runs never own the same attempt. A file
+    the previous run stored but never finished with is deleted.
+    """
+    with transaction.atomic():
+        export = (
+            MonitoringExport.objects.select_for_update(of=("self",))
+            .select_related("programme")
+            .filter(pk=export_id, status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING))
+            .first()
+        )
+        if export is None:
+            # Done, failed, or deleted: a late or repeated delivery.
+            return None
+        left_behind = export.file.name if export.status == ExportStatus.RUNNING else ""
+        if export.attempts >= MAX_ATTEMPTS:
+            # Every run so far died with its worker: most likely this file kills them.
+            logger.error(
+                "monitoring export %s failed: %d runs lost their worker", export_id, export.attempts
+            )
+            export.status = ExportStatus.FAILED
+            export.finished_at = timezone.now()
+        else:
+            export.status = ExportStatus.RUNNING
+            export.attempts += 1
+            export.rows_done = 0
+        export.file = ""
+        export.save(update_fields=["status", "finished_at", "attempts", "rows_done", "file"])
+    if left_behind:
+        default_storage.delete(left_behind)
+    return export if export.status == ExportStatus.RUNNING else None
+
+
 def monitoring_export_make(*, export_id: uuid.UUID | str) -> MonitoringExport | None:
     """Make the file of a waiting export (the task's work); None when there is nothing to do.
 
     A running export is taken over: the task's message comes back only when the worker
     that ran it died (acks_late, reject_on_worker_lost), and the file is written to a
     temporary file first, so the dead run left nothing half-made. Each run claims the
-    export with a compare-and-set on `attempts`; a run that was overtaken keeps nothing.
+    export by raising `attempts` (at most MAX_ATTEMPTS); a run that was overtaken keeps
+    nothing.
     """
-    claimed = MonitoringExport.objects.filter(
-        pk=export_id, status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING)
-    ).update(status=ExportStatus.RUNNING, attempts=F("attempts") + 1, rows_done=0)
-    if not claimed:
-        # Done, failed, or deleted: a late or repeated delivery.
+    export = _claim(export_id)
+    if export is None:
         return None
-    export = MonitoringExport.objects.select_related("programme").get(pk=export_id)
     attempt = export.attempts
     period = Period(export.period_start, export.period_end)
     progress = _Progress(export_id, attempt)
@@ -828,11 +861,17 @@ def monitoring_export_make(*, export_id: uuid.UUID | str) -> MonitoringExport | 
                 rows=progress.count(monitoring_rows(programme=export.programme, period=period)),
             )
             handle.seek(0)
+            # Named on the row first: should this worker die before the row says done,
+            # the next run or the purge finds the file and deletes it.
+            _this_run(export_id, attempt).update(file=name)
             name = default_storage.save(name, File(handle, name=name))
     except Exception as exc:
         # The exception's text may quote a row; the log gets its kind only.
         logger.error("monitoring export %s failed: %s", export_id, type(exc).__name__)
-        _this_run(export_id, attempt).update(status=ExportStatus.FAILED, finished_at=timezone.now())
+        _this_run(export_id, attempt).update(
+            status=ExportStatus.FAILED, finished_at=timezone.now(), file=""
+        )
+        default_storage.delete(name)
         return None
     now = timezone.now()
     finished = _this_run(export_id, attempt).update(
@@ -862,9 +901,13 @@ def monitoring_exports_purge(*, now: dt.datetime | None = None) -> int:
     Meant for a periodic task (hourly); returns how many files were deleted.
     """
     now = now or timezone.now()
-    MonitoringExport.objects.filter(
+    lost = MonitoringExport.objects.filter(
         status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING), created_at__lt=now - STALE_AFTER
-    ).update(status=ExportStatus.FAILED, finished_at=now)
+    )
+    # A lost run may have stored its file without finishing: that file goes too.
+    for name in lost.exclude(file="").values_list("file", flat=True):
+        default_storage.delete(name)
+    lost.update(status=ExportStatus.FAILED, finished_at=now, file="")
     deleted = 0
     expired = MonitoringExport.objects.filter(expires_at__lte=now).exclude(file="")
     for export_id, name in expired.values_list("pk", "file"):

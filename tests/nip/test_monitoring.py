@@ -12,6 +12,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 import time_machine
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from dossier.models import MeasureType
@@ -508,6 +509,45 @@ def test_a_run_whose_worker_died_is_taken_over_and_only_the_last_run_counts(
     assert len(export.file.read().decode("utf-8-sig").splitlines()) == 4
 
 
+def running_after_a_dead_run(nip, *, attempts: int) -> tuple[MonitoringExport, str]:
+    """An export that says running, and the file its last run stored before it died."""
+    make_measure(granted(nip.programme))
+    left_behind = default_storage.save("nip/exports/left.csv", ContentFile(b"rows"))
+    export = MonitoringExport.objects.create(
+        programme=nip.programme,
+        period_start=H1_2024.start,
+        period_end=H1_2024.end,
+        format="csv",
+        status=ExportStatus.RUNNING,
+        attempts=attempts,
+        file=left_behind,
+    )
+    return export, left_behind
+
+
+def test_a_run_taking_over_deletes_the_file_the_dead_run_left(nip, media):
+    export, left_behind = running_after_a_dead_run(nip, attempts=1)
+    assert monitoring.monitoring_export_make(export_id=export.pk) is not None
+    export.refresh_from_db()
+    assert (export.status, export.attempts) == (ExportStatus.DONE, 2)
+    assert not default_storage.exists(left_behind)
+    assert [p.name for p in (media / "nip" / "exports").iterdir()] == [
+        export.file.name.rsplit("/", 1)[1]
+    ]
+
+
+def test_an_export_whose_runs_keep_dying_fails_instead_of_killing_every_worker(nip, media, caplog):
+    export, left_behind = running_after_a_dead_run(nip, attempts=monitoring.MAX_ATTEMPTS)
+    assert monitoring.monitoring_export_make(export_id=export.pk) is None
+    export.refresh_from_db()
+    assert (export.status, export.attempts) == (ExportStatus.FAILED, monitoring.MAX_ATTEMPTS)
+    assert export.finished_at is not None and export.file.name == ""
+    assert not default_storage.exists(left_behind)
+    assert "lost their worker" in caplog.text
+    # Its message, should it come back again, finds nothing to do.
+    assert monitoring.monitoring_export_make(export_id=export.pk) is None
+
+
 def test_the_purge_deletes_expired_files_and_fails_lost_exports(
     nip, media, django_capture_on_commit_callbacks
 ):
@@ -522,6 +562,11 @@ def test_the_purge_deletes_expired_files_and_fails_lost_exports(
             period_start=H1_2024.start,
             period_end=H1_2024.end,
             format="csv",
+        )
+        # A run that stored its file and died before the row said done.
+        left_behind = default_storage.save("nip/exports/left.csv", ContentFile(b"rows"))
+        MonitoringExport.objects.filter(pk=lost.pk).update(
+            status=ExportStatus.RUNNING, attempts=1, file=left_behind
         )
     with (
         time_machine.travel(dt.datetime(2025, 1, 11, 8, tzinfo=AMSTERDAM), tick=False),
@@ -541,6 +586,7 @@ def test_the_purge_deletes_expired_files_and_fails_lost_exports(
     assert not default_storage.exists(name) and expired.file.name == ""
     assert expired.status == ExportStatus.DONE
     assert lost.status == ExportStatus.FAILED
+    assert lost.file.name == "" and not default_storage.exists(left_behind)
     assert default_storage.exists(MonitoringExport.objects.get(pk=fresh.pk).file.name)
 
 
