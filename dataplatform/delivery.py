@@ -12,6 +12,10 @@ row at a time, and records the outcome on the row:
   not retried; the administrator sees it in the admin and can send it again
   (`delivery_retry`) once the cause is fixed.
 
+Before each attempt the agreement is asked again: a publication holding a level that no
+agreement in force allows any more (the agreement ended, or was narrowed) is withheld,
+not sent, however long it waited. The next publication follows the agreement as it is.
+
 The request the platform receives
 ---------------------------------
 ``POST <DATAPLATFORM_ENDPOINT_URL>`` with the body from `publication_payload`: UTF-8
@@ -60,10 +64,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from dataplatform import tasks
+from dataplatform.agreements import levels_in_force
 from dataplatform.models import (
     LEVEL_ORDER,
     DeliveryStatus,
     Publication,
+    PublicationCell,
     PublicationDelivery,
 )
 
@@ -299,11 +305,38 @@ def deliveries_send(now: dt.datetime | None = None) -> int:
             if delivery is None:
                 return delivered
             tried.add(delivery.pk)
-            reachable = _attempt(delivery, url=url, key=key, now=now or timezone.now())
+            moment = now or timezone.now()
+            if not _still_allowed(delivery.publication, on=timezone.localdate(moment)):
+                _withhold(delivery)
+                continue
+            reachable = _attempt(delivery, url=url, key=key, now=moment)
         if delivery.status == DeliveryStatus.DELIVERED:
             delivered += 1
         if not reachable:
             return delivered
+
+
+def _still_allowed(publication: Publication, *, on: dt.date) -> bool:
+    """Whether an agreement in force still allows every level the publication holds."""
+    allowed = levels_in_force(recipient=publication.recipient, on=on)
+    if not allowed:
+        return False
+    return (
+        not PublicationCell.objects.filter(publication=publication)
+        .exclude(level__in=allowed)
+        .exists()
+    )
+
+
+def _withhold(delivery: PublicationDelivery) -> None:
+    delivery.status = DeliveryStatus.WITHHELD
+    delivery.next_attempt_at = None
+    delivery.save(update_fields=["status", "next_attempt_at"])
+    logger.warning(
+        "Publication delivery %s (publication %s): withheld, no agreement in force allows it.",
+        delivery.pk,
+        delivery.publication_id,
+    )
 
 
 def _due(now: dt.datetime) -> QuerySet[PublicationDelivery]:

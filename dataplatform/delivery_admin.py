@@ -28,6 +28,7 @@ STATUS_ICONS = {
     DeliveryStatus.REFUSED: "admin/img/icon-no.svg",
     DeliveryStatus.PENDING: "admin/img/icon-clock.svg",
     DeliveryStatus.DELIVERED: "admin/img/icon-yes.svg",
+    DeliveryStatus.WITHHELD: "admin/img/icon-alert.svg",
 }
 
 

@@ -583,6 +583,8 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("waiting to be sent")
     DELIVERED = "delivered", _("delivered")
     REFUSED = "refused", _("refused by the platform")
+    # The agreement ended (or narrowed) before the publication could be delivered.
+    WITHHELD = "withheld", _("withheld: no agreement in force allows it any more")
 
 
 class PublicationDelivery(models.Model):

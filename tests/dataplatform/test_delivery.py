@@ -26,8 +26,14 @@ from django.utils import timezone, translation
 import dataplatform
 import dataplatform.delivery_admin
 from dataplatform import delivery, tasks
-from dataplatform.models import DeliveryStatus, Publication, PublicationDelivery
-from tests.dataplatform.builders import make_publication
+from dataplatform.models import (
+    DeliveryStatus,
+    Level,
+    Publication,
+    PublicationDelivery,
+    SharingAgreement,
+)
+from tests.dataplatform.builders import make_agreement, make_publication
 
 KEY = "test-signing-key-0123456789"
 CELLS = [
@@ -148,6 +154,9 @@ def make_delivery(
 
 
 def published(cast, *, due: dt.datetime | None = None) -> PublicationDelivery:
+    """A publication for the province, due for delivery, under an agreement in force."""
+    if not SharingAgreement.objects.filter(recipient=cast.province).exists():
+        make_agreement(cast.initiative_a, cast.province, Level.PC6)
     return make_delivery(make_publication(cast.province, CELLS), due=due)
 
 
@@ -439,6 +448,30 @@ def test_a_refusal_is_not_retried_and_the_administrator_sends_it_again(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("how", ["ended", "narrowed"])
+def test_a_publication_the_agreement_no_longer_allows_is_withheld_not_sent(
+    cast, platform, caplog, how
+):
+    row = published(cast)
+    agreement = SharingAgreement.objects.get(recipient=cast.province)
+    agreement.ended_at = timezone.now() - dt.timedelta(minutes=1)
+    agreement.save()
+    if how == "narrowed":
+        # A new agreement at neighbourhood level: the publication's postcode cells may not go.
+        make_agreement(cast.initiative_a, cast.province, Level.NEIGHBOURHOOD, reference="DSA-2")
+    assert delivery.deliveries_send() == 0
+    assert platform.requests == []
+    row = fresh(row)
+    assert (row.status, row.attempts, row.next_attempt_at) == (DeliveryStatus.WITHHELD, 0, None)
+    assert "withheld" in caplog.text
+    # A publication made under the new agreement goes as usual.
+    if how == "narrowed":
+        allowed = [cell for cell in CELLS if cell[0] != "pc6"]
+        newer = make_delivery(make_publication(cast.province, allowed))
+        assert delivery.deliveries_send() == 1
+        assert fresh(newer).status == DeliveryStatus.DELIVERED
+
+
 def test_a_redirect_is_not_followed_but_shown_as_refused(cast, platform):
     row = published(cast)
     platform.script = ["302"]
