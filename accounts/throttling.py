@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 class ApiCallerThrottle(SimpleRateThrottle):
     scope = "api"
 
-    def get_rate(self) -> str | None:
+    def get_rate(self) -> str:
         # Read when asked, not when the class is made: a changed setting then applies.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        # Like DRF, a missing rate is a configuration error, never a silent "no limit".
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         token = getattr(request, "auth", None)

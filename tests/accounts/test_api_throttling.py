@@ -87,4 +87,5 @@ def test_the_schema_says_every_operation_may_answer_429(cast, login):
     ]
     assert len(operations) > 10
     assert all("429" in operation["responses"] for operation in operations)
-    assert "enum" in str(schema["components"]["schemas"])  # the default hook still runs
+    # The default hook still runs: it names the enums as ENUM_NAME_OVERRIDES says.
+    assert "CaseStatusEnum" in schema["components"]["schemas"]
