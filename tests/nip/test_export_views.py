@@ -336,6 +336,11 @@ def test_the_progress_panel_polls_until_the_file_is_ready(cast, nip, login, home
     assert f'hx-get="{url}"' in html
     assert 'value="4"' in html and 'max="10"' in html
 
+    assert 'id="export-restarted"' not in html
+    # A second run says so: its bar starts from the beginning again.
+    MonitoringExport.objects.filter(pk=export.pk).update(attempts=2, rows_done=0)
+    html = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'id="export-restarted"' in html and 'value="0"' in html
     # The task's message came back to a new run (its worker died): it takes the export over.
     monitoring.monitoring_export_make(export_id=export.pk)
     html = client.get(url, headers={"HX-Request": "true"}).content.decode()
