@@ -1,4 +1,5 @@
-"""One rate of API calls per caller: per key for a system, per person for someone logged in.
+"""One rate of API calls per caller: per key for a system, per person for someone logged in;
+and one for all keys of an organisation together, so that making more keys buys no more.
 
 A key that leaks, or an integration caught in a loop, would otherwise take the server's
 time from everyone else. Counted in the cache (Redis in production), under the key's or
@@ -38,6 +39,16 @@ class ApiCallerThrottle(SimpleRateThrottle):
         else:
             return None
         return self.cache_format % {"scope": self.scope, "ident": caller}
+
+
+class ApiOrganisationThrottle(ApiCallerThrottle):
+    scope = "api-organisation"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        token = getattr(request, "auth", None)
+        if not isinstance(token, ApiToken):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": f"org-{token.organisation_id}"}
 
 
 def schema_too_many_requests(

@@ -316,11 +316,15 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Every API key and every person has a rate of calls (accounts/throttling.py); a
     # province reading every postcode of its aggregates page by page stays well inside it.
-    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiCallerThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.throttling.ApiCallerThrottle",
+        "accounts.throttling.ApiOrganisationThrottle",
+    ],
     # The public calculation endpoint is anonymous: a rate per client address keeps one
     # visitor from taking the server's time (the benchmark raises it).
     "DEFAULT_THROTTLE_RATES": {
         "api": env.str("API_THROTTLE_RATE", default="600/minute"),
+        "api-organisation": env.str("API_ORGANISATION_THROTTLE_RATE", default="1200/minute"),
         "advice-calculate": env.str("CALCULATE_THROTTLE_RATE", default="60/minute"),
     },
     # Without this DRF trusts any X-Forwarded-For header, so a client could dodge its

@@ -24,6 +24,7 @@ def three_a_minute(settings):
         "DEFAULT_THROTTLE_RATES": {
             **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
             "api": "3/minute",
+            "api-organisation": "100/minute",
         },
     }
     yield
@@ -45,6 +46,22 @@ def test_a_key_past_its_rate_is_told_to_wait_and_another_key_is_not(cast):
     assert refused.status_code == 429
     assert 0 < int(refused["Retry-After"]) <= 60
     assert dashboard.get(CASES).status_code == 200
+
+
+def test_more_keys_of_one_organisation_buy_no_more_calls_than_its_own_rate(cast, settings):
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "api-organisation": "5/minute"},
+    }
+    first, second = key_client(cast, "Website"), key_client(cast, "Website 2")
+    assert [first.get(CASES).status_code for _ in range(3)] == [200] * 3
+    assert [second.get(CASES).status_code for _ in range(3)] == [200, 200, 429]
+    # Another organisation's key has its own allowance.
+    _token, key = api_tokens.api_token_create(
+        organisation=cast.initiative_b, name="Website", actor=cast.coordinator_b
+    )
+    assert Client(headers={"Authorization": f"Bearer {key}"}).get(CASES).status_code == 200
 
 
 def test_a_person_past_the_rate_is_told_to_wait_in_dutch_and_another_person_is_not(cast, login):
