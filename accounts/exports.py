@@ -23,9 +23,12 @@ import csv
 import datetime as dt
 import math
 import re
+import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import xlsxwriter
@@ -49,6 +52,10 @@ CSV_BOM = "\ufeff"
 CSV_DELIMITER = ";"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The private folders xlsxwriter's temporary files go in, and when one counts as left
+# behind: longer than any export may run (a task's hard limit is 15 minutes).
+XLSX_SCRATCH_PREFIX = "woningdossier-xlsx-"
+XLSX_SCRATCH_STALE_SECONDS = 3600
 XLSX_OPTIONS = {
     # Rows go to disk as they are written, so memory does not grow with the export.
     "constant_memory": True,
@@ -135,11 +142,40 @@ def sheet_name(name: str) -> str:
     return _SHEET_NAME_FORBIDDEN.sub(" ", name).strip("' ")[:31] or "Sheet1"
 
 
+def _xlsx_scratch_purge(now: float | None = None) -> None:
+    """Delete scratch folders left by a process that was killed while it wrote a file."""
+    cutoff = (now or time.time()) - XLSX_SCRATCH_STALE_SECONDS
+    for folder in Path(tempfile.gettempdir()).glob(f"{XLSX_SCRATCH_PREFIX}*"):
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # another process removed it first
+
+
 def xlsx_write(
     target: object, header: Sequence[str], rows: Iterable[Sequence[Cell]], *, sheet: str
 ) -> None:
-    """Write one worksheet with a header row to `target` (a path or a binary file)."""
-    workbook = xlsxwriter.Workbook(target, XLSX_OPTIONS)
+    """Write one worksheet with a header row to `target` (a path or a binary file).
+
+    In constant-memory mode xlsxwriter keeps the rows in named temporary files until the
+    zip is made. They go in a private folder (mode 0700) that is deleted afterwards; one
+    left by a killed worker is deleted by the next export, an hour later at the latest.
+    """
+    _xlsx_scratch_purge()
+    with tempfile.TemporaryDirectory(prefix=XLSX_SCRATCH_PREFIX) as scratch:
+        _xlsx_write(target, header, rows, sheet=sheet, scratch=scratch)
+
+
+def _xlsx_write(
+    target: object,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Cell]],
+    *,
+    sheet: str,
+    scratch: str,
+) -> None:
+    workbook = xlsxwriter.Workbook(target, {**XLSX_OPTIONS, "tmpdir": scratch})
     try:
         worksheet = workbook.add_worksheet(sheet_name(sheet))
         bold = workbook.add_format({"bold": True})

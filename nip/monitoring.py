@@ -851,7 +851,8 @@ def monitoring_export_make(*, export_id: uuid.UUID | str) -> MonitoringExport | 
     try:
         total = monitoring_homes(programme=export.programme, period=period).count()
         _this_run(export_id, attempt).update(rows_total=total)
-        # An anonymous temporary file: nothing with a name on the worker's disk.
+        # An anonymous temporary file; an XLSX file's rows wait in a private scratch
+        # folder that the next export deletes should this worker die (accounts.exports).
         with tempfile.TemporaryFile() as handle:
             monitoring_file_write(
                 handle,

@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import re
+import stat
+import tempfile
+import time
 from decimal import Decimal
 
 import openpyxl
@@ -67,6 +71,38 @@ def test_xlsx_keeps_formula_like_text_as_prefixed_text():
     [_header, row] = xlsx_cells(["Tekst"] * len(DANGEROUS), [DANGEROUS])
     assert [as_excel_shows(cell.value) for cell in row] == ["'" + value for value in DANGEROUS]
     assert {cell.data_type for cell in row} == {"s"}
+
+
+def test_xlsx_keeps_its_temporary_rows_in_a_private_folder_that_is_gone_afterwards(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen: list[tuple[str, int]] = []
+
+    def rows():
+        [scratch] = tmp_path.glob(f"{exports.XLSX_SCRATCH_PREFIX}*")
+        seen.append((scratch.name, stat.S_IMODE(scratch.stat().st_mode)))
+        yield ["Familie Alfa"]
+
+    assert xlsx_cells(["Naam"], rows())[1][0].value == "Familie Alfa"
+    assert seen and seen[0][1] == 0o700
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_scratch_folder_left_by_a_killed_worker_is_deleted_by_the_next_export(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    left = tmp_path / f"{exports.XLSX_SCRATCH_PREFIX}dead"
+    left.mkdir()
+    (left / "rows").write_text("Familie Alfa")
+    hour_ago = time.time() - exports.XLSX_SCRATCH_STALE_SECONDS - 1
+    os.utime(left, (hour_ago, hour_ago))
+    # One still in use by another export (just made) stays.
+    busy = tmp_path / f"{exports.XLSX_SCRATCH_PREFIX}busy"
+    busy.mkdir()
+    xlsx_cells(["Naam"], [["x"]])
+    assert sorted(path.name for path in tmp_path.iterdir()) == [busy.name]
 
 
 def test_xlsx_writes_numbers_and_dates_as_numbers_and_dates():
