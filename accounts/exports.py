@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import xlsxwriter
 from auditlog.models import LogEntry
@@ -186,23 +186,42 @@ def _xlsx_write(
         worksheet.freeze_panes(1, 0)
         for col, label in enumerate(header):
             worksheet.write_string(0, col, safe_text(str(label)), bold)
+        write_string, write_number = worksheet.write_string, worksheet.write_number
         for row_number, row in enumerate(rows, start=1):
             for col, value in enumerate(row):
-                _check(value)
-                # An empty text is an empty cell, as in the CSV file.
-                if value is None or value == "":
+                # Plain text, whole numbers and nothing are nearly every cell: they are
+                # told apart by their exact type first (a bool is not an int here).
+                kind = type(value)
+                if kind is str:
+                    # An empty text is an empty cell, as in the CSV file.
+                    if value:
+                        write_string(row_number, col, safe_text(value))
+                elif value is None:
                     continue
-                if isinstance(value, int | float | Decimal):
-                    if _finite(value):
-                        worksheet.write_number(row_number, col, float(value))
-                elif isinstance(value, dt.datetime):
-                    worksheet.write_datetime(row_number, col, _local(value), datetime_format)
-                elif isinstance(value, dt.date):
-                    worksheet.write_datetime(row_number, col, value, date_format)
+                elif kind is int:
+                    write_number(row_number, col, value)
                 else:
-                    worksheet.write_string(row_number, col, safe_text(str(value)))
+                    _xlsx_other(worksheet, row_number, col, value, date_format, datetime_format)
     finally:
         workbook.close()
+
+
+def _xlsx_other(
+    worksheet: Any, row: int, col: int, value: Cell, date_format: Any, datetime_format: Any
+) -> None:
+    """A cell that is not plain text, a whole number or empty."""
+    _check(value)
+    if value == "":
+        return
+    if isinstance(value, int | float | Decimal):
+        if _finite(value):
+            worksheet.write_number(row, col, float(value))
+    elif isinstance(value, dt.datetime):
+        worksheet.write_datetime(row, col, _local(value), datetime_format)
+    elif isinstance(value, dt.date):
+        worksheet.write_datetime(row, col, value, date_format)
+    else:
+        worksheet.write_string(row, col, safe_text(str(value)))
 
 
 def _check_filename(filename: str) -> None:
