@@ -22,8 +22,19 @@ if TYPE_CHECKING:
     from rest_framework.views import APIView
 
 
+# Set on a request its caller's own rate refused: DRF asks every throttle even after one
+# said no, and a call that is refused anyway must not use up the organisation's rate.
+REFUSED = "_api_caller_refused"
+
+
 class ApiCallerThrottle(SimpleRateThrottle):
     scope = "api"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        allowed = super().allow_request(request, view)
+        if not allowed:
+            setattr(request, REFUSED, True)
+        return allowed
 
     def get_rate(self) -> str:
         # Read when asked, not when the class is made: a changed setting then applies.
@@ -42,7 +53,14 @@ class ApiCallerThrottle(SimpleRateThrottle):
 
 
 class ApiOrganisationThrottle(ApiCallerThrottle):
+    """Listed after ApiCallerThrottle: it counts only the calls a key's own rate let through."""
+
     scope = "api-organisation"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if getattr(request, REFUSED, False):
+            return True
+        return super().allow_request(request, view)
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         token = getattr(request, "auth", None)

@@ -64,6 +64,18 @@ def test_more_keys_of_one_organisation_buy_no_more_calls_than_its_own_rate(cast,
     assert Client(headers={"Authorization": f"Bearer {key}"}).get(CASES).status_code == 200
 
 
+def test_a_key_stuck_past_its_own_rate_leaves_the_organisations_allowance_alone(cast, settings):
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "api-organisation": "5/minute"},
+    }
+    looping, other = key_client(cast, "Koppeling"), key_client(cast, "Website")
+    assert [looping.get(CASES).status_code for _ in range(6)] == [200] * 3 + [429] * 3
+    # Only the 3 calls served count for the organisation: 2 are left for the other key.
+    assert [other.get(CASES).status_code for _ in range(3)] == [200, 200, 429]
+
+
 def test_a_person_past_the_rate_is_told_to_wait_in_dutch_and_another_person_is_not(cast, login):
     coordinator = login(cast.coordinator)
     statuses = [coordinator.get(CASES).status_code for _ in range(4)]
