@@ -165,15 +165,31 @@ class SharingAgreementAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        # The recipient's figures follow the agreement today, not after the night's run.
-        tasks.publication_make_now.delay_on_commit(obj.recipient_id)
+        # The recipient's figures follow the agreement today, not after the night's run;
+        # so do the figures of a recipient the agreement was moved away from.
+        recipients = {obj.recipient_id}
+        if change and "recipient" in form.changed_data and form.initial.get("recipient"):
+            recipients.add(form.initial["recipient"])
+        for recipient_id in sorted(recipients):
+            tasks.publication_make_now.delay_on_commit(recipient_id)
 
     @admin.action(
         description=_("Publish the figures for these agreements' recipients now"),
         permissions=["change"],
     )
     def publish_now(self, request: HttpRequest, queryset: QuerySet[SharingAgreement]) -> None:
-        recipients = sorted(set(queryset.values_list("recipient_id", flat=True)))
+        # Only what will make figures: an agreement in force, with an active recipient.
+        current = queryset.filter(
+            in_force(timezone.localdate()), recipient__is_active=True, initiative__is_active=True
+        )
+        recipients = sorted(set(current.values_list("recipient_id", flat=True)))
+        if not recipients:
+            self.message_user(
+                request,
+                _("None of these agreements is in force: there are no figures to make."),
+                messages.WARNING,
+            )
+            return
         for recipient_id in recipients:
             tasks.publication_make_now.delay_on_commit(recipient_id)
         self.message_user(

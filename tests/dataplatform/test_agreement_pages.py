@@ -304,8 +304,34 @@ def test_an_agreement_no_longer_in_force_publishes_nothing(
         ended_at=timezone.now() - dt.timedelta(days=1)
     )
     with django_capture_on_commit_callbacks(execute=True):
-        publish_now(login(cast.admin), [agreements["a_province"]])
+        response = publish_now(login(cast.admin), [agreements["a_province"]])
     assert not Publication.objects.exists()
+    assert "Geen van deze afspraken is van kracht" in response.text
+
+
+def test_moving_an_agreement_to_another_recipient_makes_both_recipients_figures_again(
+    cast, login, agreements, django_capture_on_commit_callbacks
+):
+    make_home(cast.initiative_a, postcode="3731AD")
+    # The municipality keeps another agreement, so its figures can be made again.
+    make_agreement(cast.initiative_b, cast.municipality, Level.MUNICIPALITY)
+    agreement = agreements["a_municipality"]
+    data = agreement_form(
+        cast,
+        recipient=cast.province.pk,
+        valid_from=agreement.valid_from.isoformat(),
+        reference=agreement.reference,
+    )
+    del data["document"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(cast.admin).post(f"{ADMIN}/sharingagreement/{agreement.pk}/change/", data)
+    assert response.status_code == 302
+    # Both recipients' figures are made again at once: the municipality's without
+    # initiative A's households, which now go to the province.
+    made = set(Publication.objects.values_list("recipient", flat=True))
+    assert made == {cast.municipality.pk, cast.province.pk}
+    assert Publication.objects.get(recipient=cast.municipality).households == 0
+    assert Publication.objects.get(recipient=cast.province).households == 1
 
 
 @pytest.mark.parametrize("who", ["coordinator", "municipality_staff", "province_analyst"])
