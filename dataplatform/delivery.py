@@ -12,9 +12,10 @@ row at a time, and records the outcome on the row:
   not retried; the administrator sees it in the admin and can send it again
   (`delivery_retry`) once the cause is fixed.
 
-Before each attempt the agreement is asked again: a publication holding a level that no
-agreement in force allows any more (the agreement ended, or was narrowed) is withheld,
-not sent, however long it waited. The next publication follows the agreement as it is.
+Before each attempt the agreements are asked again: a publication holding a level that no
+agreement in force allows any more (an agreement ended, or was narrowed), or counting an
+initiative whose agreement no longer allows that level, is withheld, not sent, however
+long it waited. The next publication follows the agreement as it is.
 
 The request the platform receives
 ---------------------------------
@@ -64,7 +65,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from dataplatform import tasks
-from dataplatform.agreements import levels_in_force
+from dataplatform.agreements import initiatives_sharing, levels_in_force
 from dataplatform.models import (
     LEVEL_ORDER,
     DeliveryStatus,
@@ -317,10 +318,16 @@ def deliveries_send(now: dt.datetime | None = None) -> int:
 
 
 def _still_allowed(publication: Publication, *, on: dt.date) -> bool:
-    """Whether an agreement in force still allows every level the publication holds."""
+    """Whether the agreements still allow every level the publication holds, for every
+    initiative whose households it counts there: one initiative's agreement ending is
+    enough to withhold it, even when another initiative still shares at that level."""
     allowed = levels_in_force(recipient=publication.recipient, on=on)
     if not allowed:
         return False
+    for level, initiative_ids in publication.sources.items():
+        sharing = initiatives_sharing(recipient=publication.recipient, level=level, on=on)
+        if not set(initiative_ids) <= set(sharing):
+            return False
     return (
         not PublicationCell.objects.filter(publication=publication)
         .exclude(level__in=allowed)

@@ -513,6 +513,9 @@ class Publication(models.Model):
         _("minimum households per cell"), validators=[MinValueValidator(K_MINIMUM)]
     )
     households = models.PositiveIntegerField(_("households with consent"), default=0)
+    # {level: [initiative ids]}: whose households each level counts, under the agreements
+    # in force when it was made. A delivery goes only while all of them still hold.
+    sources = models.JSONField(_("initiatives per level"), default=dict, blank=True)
 
     objects = AccessQuerySet.as_manager()
     access_policy = Policy(

@@ -58,7 +58,11 @@ def publication_make(
     municipality_codes = sorted(recipient.municipalities.values_list("code", flat=True))
     cells, households = aggregate_levels(initiatives, municipality_codes=municipality_codes, k=k)
     publication = Publication.objects.create(
-        recipient=recipient, rules_version=RULES_VERSION, k=k, households=households
+        recipient=recipient,
+        rules_version=RULES_VERSION,
+        k=k,
+        households=households,
+        sources={level: ids for level, ids in initiatives.items() if ids},
     )
     PublicationCell.objects.bulk_create(
         (

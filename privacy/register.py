@@ -443,7 +443,7 @@ REGISTER: dict[str, Entry] = {
     "dataplatform.Publication": Entry(
         A.SHARING,
         R.CONFIGURATION,
-        operational="id recipient created_at rules_version k households",
+        operational="id recipient created_at rules_version k households sources",
     ),
     "dataplatform.PublicationCell": Entry(
         A.SHARING,

@@ -472,6 +472,21 @@ def test_a_publication_the_agreement_no_longer_allows_is_withheld_not_sent(
         assert fresh(newer).status == DeliveryStatus.DELIVERED
 
 
+def test_a_publication_counting_an_initiative_whose_agreement_ended_is_withheld(cast, platform):
+    """Initiative B still shares at postcode-6 level; initiative A's agreement ended."""
+    row = published(cast)
+    make_agreement(cast.initiative_b, cast.province, Level.PC6)
+    Publication.objects.filter(pk=row.publication_id).update(
+        sources={"pc6": [cast.initiative_a.pk, cast.initiative_b.pk]}
+    )
+    SharingAgreement.objects.filter(initiative=cast.initiative_a).update(
+        ended_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    assert delivery.deliveries_send() == 0
+    assert platform.requests == []
+    assert fresh(row).status == DeliveryStatus.WITHHELD
+
+
 def test_a_redirect_is_not_followed_but_shown_as_refused(cast, platform):
     row = published(cast)
     platform.script = ["302"]

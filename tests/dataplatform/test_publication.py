@@ -46,6 +46,11 @@ def test_it_makes_a_publication_with_cells_and_an_outbox_row_for_the_province(
     assert publication is not None
     assert publication.rules_version == RULES_VERSION
     assert publication.k == 10
+    # Whose households each level counts: initiative A's, at postcode-6 and coarser.
+    assert publication.sources == {
+        level: [cast.initiative_a.pk]
+        for level in ("pc6", "neighbourhood", "district", "municipality")
+    }
     assert publication.households == 12
     assert cell(publication, Level.PC6, "3731AD").count == 12
     assert cell(publication, Level.PC6, "3731AD", "label:D").count == 12
