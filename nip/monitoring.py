@@ -902,13 +902,23 @@ def monitoring_exports_purge(*, now: dt.datetime | None = None) -> int:
     Meant for a periodic task (hourly); returns how many files were deleted.
     """
     now = now or timezone.now()
-    lost = MonitoringExport.objects.filter(
-        status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING), created_at__lt=now - STALE_AFTER
-    )
+    with transaction.atomic():
+        # Locked, so a run finishing at this moment either wins (the row is done and not
+        # taken here) or waits and then finds the row failed (and deletes its own file).
+        lost = dict(
+            MonitoringExport.objects.select_for_update(skip_locked=True)
+            .filter(
+                status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING),
+                created_at__lt=now - STALE_AFTER,
+            )
+            .values_list("pk", "file")
+        )
+        MonitoringExport.objects.filter(pk__in=list(lost)).update(
+            status=ExportStatus.FAILED, finished_at=now, file=""
+        )
     # A lost run may have stored its file without finishing: that file goes too.
-    for name in lost.exclude(file="").values_list("file", flat=True):
+    for name in filter(None, lost.values()):
         default_storage.delete(name)
-    lost.update(status=ExportStatus.FAILED, finished_at=now, file="")
     deleted = 0
     expired = MonitoringExport.objects.filter(expires_at__lte=now).exclude(file="")
     for export_id, name in expired.values_list("pk", "file"):
