@@ -155,6 +155,7 @@ EXEMPT: dict[str, str] = {
     "dataplatform.ConsentText.text_hash": "made by code",
     "dataplatform.OpenDataImport.file_name": "set by the import command",
     "dataplatform.OpenDataImport.problems": "set by the import command",
+    "dataplatform.Publication.sources": "initiative ids per level, set by the publication job",
     "dataplatform.RegisteredLabel.postcode": "public register data, loaded by a command",
     "dataplatform.RegisteredLabel.suffix": "public register data, loaded by a command",
     "dataplatform.RegisteredLabel.bag_id": "public register data, loaded by a command",
