@@ -187,6 +187,9 @@ ACCOUNT_RATE_LIMITS = {
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# A code stays good for one 30-second step either side: a phone whose clock is a little off,
+# or someone who types slowly, is not turned away (RFC 6238, 5.2, allows one step of drift).
+MFA_TOTP_TOLERANCE = 1
 MFA_ADAPTER = "accounts.mfa.MfaAdapter"
 # Tracking would write a row on every request; sessions are still listed and can be ended.
 USERSESSIONS_TRACK_ACTIVITY = False

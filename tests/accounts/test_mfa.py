@@ -160,3 +160,21 @@ def test_a_login_that_passed_it_or_set_it_up_just_now_goes_on(cast):
 
     assert client.get(reverse("dossier:dashboard")).status_code == 200
     assert client.session["_auth_user_id"] == str(user.pk)
+
+
+@pytest.mark.parametrize(("steps", "accepted"), [(-2, False), (-1, True), (0, True), (1, True)])
+def test_a_code_of_the_step_before_or_after_is_accepted_but_not_older(steps, accepted):
+    """Someone who types the code as it changes, or whose phone runs a little off, gets in."""
+    import datetime as dt
+
+    import time_machine
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, validate_totp_code
+
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    moment = dt.datetime(2026, 12, 3, 10, 0, 10, tzinfo=dt.UTC)
+    now = int(moment.timestamp()) // app_settings.TOTP_PERIOD
+    code = format_hotp_value(hotp_value(secret, now + steps))
+    assert steps == 0 or code != format_hotp_value(hotp_value(secret, now))
+    with time_machine.travel(moment, tick=False):
+        assert validate_totp_code(secret, code) is accepted
