@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "dataplatform",
     "privacy",
     "demo",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -253,14 +254,32 @@ CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 900
 # No results in Redis: results could carry personal data and nothing reads them.
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A worker killed outright leaves its message unacknowledged for the visibility timeout;
+# the jobs' leases (JOB_LEASE_SECONDS) have a new worker take them up long before that.
+# A broker that is away must answer fast: a web request hands its tasks over after its
+# commit (outbox.relay), and what the broker does not take waits in the outbox.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How long a running report or monitoring export is held by its worker without a sign of
+# life; the worker renews it while it works. Past it, the sweep (every minute, and when a
+# worker starts) has the job made again by another worker.
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=120)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 # The one beat process runs these; each job finds what is due and does it once, so a job
 # that runs twice (a beat restarted, a second beat by mistake) sends nothing twice.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Tasks recorded while the broker was away (outbox/relay.py); sent rows kept a week.
+    "outbox-drain": {
+        "task": "outbox.tasks.drain",
+        "schedule": crontab(),  # every minute
+    },
     "crm-dossier-reminders": {
         "task": "crm.tasks.dossier_reminders",
         "schedule": crontab(hour=9, minute=0),

@@ -471,6 +471,12 @@ REGISTER: dict[str, Entry] = {
         personal="performed_by",
         operational="reason rule organisation household_id performed_at details",
     ),
+    # outbox: tasks waiting for the broker, by id only; sent rows are deleted after a week.
+    "outbox.QueuedTask": Entry(
+        A.CONFIGURATION,
+        R.CONFIGURATION,
+        operational="task args kwargs created_at sent_at attempts last_error",
+    ),
 }
 
 
