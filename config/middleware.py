@@ -1,5 +1,5 @@
 """Request-wide transactions for the embedded SQLite default (see DATABASES in settings.py),
-and no caching of what a logged-in person sees."""
+no caching of what a logged-in person sees, and health probes that need no database."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, resolve, reverse
 from django.utils.cache import add_never_cache_headers
 
 # Requests that by HTTP's rules change nothing; they run without a request transaction.
@@ -68,3 +69,40 @@ class PrivateByDefaultMiddleware:
         if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
         return response
+
+
+# The URL names of the probes (config/health.py) that ProbeMiddleware answers itself.
+PROBES = ("health", "ready")
+
+
+class ProbeMiddleware:
+    """Answer /health/ and /ready/ before the session, login and account middleware run.
+
+    Those read the session and the user from the database as soon as a request carries a
+    session cookie; a liveness probe must answer while the database is down, and the
+    readiness probe must report the database, not fail on it. Listed right after
+    SecurityMiddleware and WhiteNoise, so that nothing after it runs for a probe.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self._paths: dict[str, Callable[..., HttpResponse]] | None = None
+
+    def _probes(self) -> dict[str, Callable[..., HttpResponse]]:
+        if self._paths is None:
+            # Looked up at the first request: the URLconf is not loaded yet at startup.
+            paths = {}
+            for name in PROBES:
+                try:
+                    path = reverse(name)
+                except NoReverseMatch:  # a URLconf without it (a test's)
+                    continue
+                paths[path] = resolve(path).func
+            self._paths = paths
+        return self._paths
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        view = self._probes().get(request.path_info)
+        if view is None:
+            return self.get_response(request)
+        return view(request)

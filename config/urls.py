@@ -8,14 +8,21 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import views as account_views
+from config import errors, health
 
 # The admin login goes through allauth, so its rate limits (and MFA) apply there too.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 admin.site.site_header = "Woningdossier beheer"
 
+# A body too large: 413 with a message. PostgreSQL or Redis down: 503, not 500.
+handler400 = errors.bad_request
+handler500 = errors.server_error
+
 urlpatterns = [
     path("", account_views.home, name="home"),
+    # Both answered by config.middleware.ProbeMiddleware, before session and login.
     path("health/", account_views.health, name="health"),
+    path("ready/", health.ready, name="ready"),
     path("accounts/", include("allauth.urls")),
     path("organisaties/", include("accounts.urls")),
     path("", include("dossier.urls")),

@@ -24,6 +24,8 @@ from celery.app.utils import find_app
 from django.conf import settings
 from django.urls import resolve
 
+from config import health
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ["web", "worker", "beat"]
 
@@ -233,11 +235,15 @@ def test_it_runs_postgres_15_and_a_redis_that_keeps_tasks() -> None:
     assert "/data" in mounts("redis")
 
 
-def test_it_health_checks_web_on_the_health_view() -> None:
+def test_it_health_checks_web_on_the_readiness_view() -> None:
     check = " ".join(service("web")["healthcheck"]["test"])
     path = re.search(r"http://127\.0\.0\.1:8000(/[^\"' ]*)", check)
     assert path is not None
-    assert resolve(path[1]).url_name == "health"
+    assert resolve(path[1]).url_name == "ready"
+    # The check gives the view longer than its own deadline for each part.
+    timeout = re.search(r"timeout=(\d+)", check)
+    assert timeout is not None
+    assert int(timeout[1]) > health.TIMEOUT
 
 
 def runtime_requirement_arguments() -> list[str]:

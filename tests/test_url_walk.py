@@ -16,6 +16,8 @@ pytestmark = pytest.mark.django_db
 PUBLIC = {
     "home",
     "health",
+    # Readiness: anonymous on purpose, answers only "ok"/"unavailable" per part.
+    "ready",
     "account_login",
     "account_signup",
     "account_reset_password",
