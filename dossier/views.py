@@ -169,6 +169,9 @@ class SectionPage:
     groups: list[Group] = dc_field(default_factory=list)
     conflict: SectionConflict | None = None
     saved_at: datetime | None = None
+    # The topic's version right after this request's save: what was typed while the save
+    # was on its way was typed against that state (static/js/autosave.js).
+    saved_version: int | None = None
     error: str = ""
     progress: TopicProgress | None = None
 
@@ -433,7 +436,7 @@ def dossier_section(request: HttpRequest, pk: int, section: str) -> HttpResponse
         return _section_response(request, page, status=422)
     meta = page.save_form.cleaned_data
     try:
-        services.section_save(
+        saved = services.section_save(
             dossier=dossier,
             section=section,
             version=meta["version"],
@@ -480,6 +483,7 @@ def dossier_section(request: HttpRequest, pk: int, section: str) -> HttpResponse
     together = bool(meta.get("on_behalf_of_resident"))
     page = _section_page(request, fresh, section, visit=visit, together=together)
     page.saved_at = timezone.now()
+    page.saved_version = saved.version
     return _section_response(request, page)
 
 
