@@ -46,7 +46,6 @@ messages: $(STAMP)
 run: $(STAMP) locale/nl/LC_MESSAGES/django.mo
 	@mkdir -p var
 	@$(PY) manage.py migrate --no-input -v 0
-	@$(PY) manage.py createcachetable
 	@$(PY) manage.py seed_demo
 	@echo "Serving http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
