@@ -384,8 +384,9 @@ def case_export_rows(
     def rows() -> Iterator[list[Cell]]:
         for row in values.iterator(chunk_size=1000):
             pk, status, created_at, first, last, email, heard, postcode = row[:8]
-            # As User.__str__: the full name, or the e-mail address without one.
-            coach = f"{first} {last}".strip() or email or ""
+            # As User.__str__: the full name, or the e-mail address without one. A case
+            # without a coach has None in all three (the join finds no user): an empty cell.
+            coach = " ".join(part for part in (first, last) if part) or email or ""
             cells: list[Cell] = [
                 pk,
                 statuses.get(status, status),

@@ -503,6 +503,22 @@ def test_the_export_with_address_has_the_contact_details_as_safe_text(cast, logi
     assert delta["created"] == timezone.localtime(case.created_at).date().isoformat()
 
 
+@pytest.mark.parametrize("variant", ["met-adres", "zonder-adres"])
+def test_a_case_without_a_coach_has_an_empty_coach_cell(cast, login, variant):
+    case = services.case_open(household=builders.make_household(cast.initiative_a))
+    assert case.household.assigned_coach is None
+    client = login(cast.coordinator)
+    columns = keys(with_address=variant == "met-adres")
+
+    _header, *rows = csv_rows(client.get(export_url(cast.initiative_a, variant, "csv")))
+    row = next(dict(zip(columns, r, strict=True)) for r in rows if r[0] == str(case.pk))
+    assert row["coach"] == ""
+
+    _header, *cells = xlsx_rows(client.get(export_url(cast.initiative_a, variant, "xlsx")))
+    row = next(dict(zip(columns, r, strict=True)) for r in cells if r[0].value == case.pk)
+    assert row["coach"].value in (None, "")
+
+
 def test_the_export_without_address_has_the_postcode_area_and_nothing_personal(
     cast, login, exported
 ):
