@@ -52,6 +52,7 @@ from crm.models import (
     VisitStatus,
 )
 from dossier import addresses
+from dossier.access_log import access_logged_api
 from dossier.models import Household, YesNoUnknown
 
 if TYPE_CHECKING:
@@ -313,6 +314,7 @@ def _cases(request: Request) -> QuerySet[Case]:
     return _visible(request, Case.objects.select_related("household")).order_by("created_at", "pk")
 
 
+@access_logged_api("crm_case_list", rows=("household", "household"))
 class CaseListApi(CrmApi):
     class CaseListFilter(serializers.Serializer):
         status = serializers.ChoiceField(
@@ -350,6 +352,7 @@ class CaseListApi(CrmApi):
         return _page(self, request, cases, CaseOutput)
 
 
+@access_logged_api("crm_case_detail", "case")
 class CaseDetailApi(CrmApi):
     @extend_schema(
         operation_id="crm_case_detail",
@@ -508,6 +511,7 @@ class CaseOpenApi(CrmApi):
         )
 
 
+@access_logged_api("crm_case_transition", "case")
 class CaseTransitionApi(CrmApi):
     class CaseTransitionInput(TextInput):
         action = serializers.ChoiceField(choices=TRANSITION_ACTIONS)
@@ -540,6 +544,7 @@ class CaseTransitionApi(CrmApi):
         return Response(CaseOutput(case).data)
 
 
+@access_logged_api("crm_case_assign", "case")
 class CaseAssignApi(CrmApi):
     class CaseAssignInput(serializers.Serializer):
         coach = serializers.IntegerField(
@@ -606,6 +611,7 @@ def _with_open_case(households: list[Household]) -> list[Household]:
     return households
 
 
+@access_logged_api("crm_household_list", rows=("household", "id"))
 class HouseholdListApi(CrmApi):
     class HouseholdListFilter(serializers.Serializer):
         area = serializers.RegexField(
@@ -641,6 +647,7 @@ class HouseholdListApi(CrmApi):
         return paginator.get_paginated_response(CrmHouseholdOutput(rows, many=True).data)
 
 
+@access_logged_api("crm_household_detail", "household")
 class HouseholdDetailApi(CrmApi):
     @extend_schema(
         operation_id="crm_household_detail",
@@ -661,6 +668,7 @@ def _visits(request: Request) -> QuerySet[Visit]:
     )
 
 
+@access_logged_api("crm_visit_list", rows=("visit", "id"))
 class VisitListApi(CrmApi):
     class VisitListFilter(serializers.Serializer):
         status = serializers.ChoiceField(choices=VisitStatus.choices, required=False)
@@ -703,6 +711,7 @@ class VisitListApi(CrmApi):
         return _page(self, request, visits, VisitOutput)
 
 
+@access_logged_api("crm_visit_detail", "visit")
 class VisitDetailApi(CrmApi):
     @extend_schema(
         operation_id="crm_visit_detail",
@@ -713,6 +722,7 @@ class VisitDetailApi(CrmApi):
         return Response(VisitOutput(_get(request, _visits(request), pk)).data)
 
 
+@access_logged_api("crm_visit_plan", "case")
 class VisitPlanApi(CrmApi):
     class VisitPlanInput(serializers.Serializer):
         start = serializers.DateTimeField(help_text="In the future; with a time zone offset.")
@@ -759,6 +769,7 @@ class VisitPlanApi(CrmApi):
         return Response(VisitOutput(visit).data, status=status.HTTP_201_CREATED)
 
 
+@access_logged_api("crm_visit_done", "visit")
 class VisitDoneApi(CrmApi):
     @extend_schema(
         operation_id="crm_visit_done",
@@ -784,6 +795,7 @@ class VisitDoneApi(CrmApi):
         return Response(VisitOutput(visit).data)
 
 
+@access_logged_api("crm_visit_cancel", "visit")
 class VisitCancelApi(CrmApi):
     @extend_schema(
         operation_id="crm_visit_cancel",
@@ -816,6 +828,7 @@ def _tasks(request: Request) -> QuerySet[Task]:
     return _visible(request, Task.objects.select_related("case")).order_by("due_date", "pk")
 
 
+@access_logged_api("crm_task_list", rows=("task", "id"))
 class TaskListApi(CrmApi):
     class TaskListFilter(serializers.Serializer):
         state = serializers.ChoiceField(
@@ -849,6 +862,7 @@ class TaskListApi(CrmApi):
         return _page(self, request, tasks, TaskOutput)
 
 
+@access_logged_api("crm_task_add", "case")
 class TaskAddApi(CrmApi):
     class TaskAddInput(serializers.Serializer):
         title = serializers.CharField(max_length=200)
@@ -902,6 +916,7 @@ class TaskAddApi(CrmApi):
         return Response(TaskOutput(task).data, status=status.HTTP_201_CREATED)
 
 
+@access_logged_api("crm_task_done", "task")
 class TaskDoneApi(CrmApi):
     @extend_schema(
         operation_id="crm_task_done",

@@ -44,6 +44,7 @@ from crm.forms import (
 from crm.importing import IMPORT_ACTION
 from crm.models import Case, CaseEvent, CoachProfile, EventKind, Task, Visit, VisitStatus
 from dossier import advice_reports
+from dossier.access_log import access_logged
 from dossier.models import Dossier, MeasureStatus
 
 if TYPE_CHECKING:
@@ -324,6 +325,7 @@ def _load_for_change(request: HttpRequest, pk: int) -> Case:
     return case
 
 
+@access_logged("case", subject="case")
 @require_GET
 @login_required
 @never_cache
@@ -396,6 +398,7 @@ def case_invite(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("crm:case-detail", pk=case.pk)
 
 
+@access_logged("case", subject="case")
 @require_POST
 @login_required
 def case_note_add(request: HttpRequest, pk: int) -> HttpResponse:
@@ -417,6 +420,7 @@ def case_note_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, case, note_form=form)
 
 
+@access_logged("case", subject="case")
 @require_POST
 @login_required
 def visit_plan(request: HttpRequest, pk: int) -> HttpResponse:
@@ -446,6 +450,7 @@ def visit_plan(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, case, visit_form=form)
 
 
+@access_logged("case", subject="case")
 @require_POST
 @login_required
 def task_add(request: HttpRequest, pk: int) -> HttpResponse:
@@ -541,6 +546,7 @@ def visit_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@access_logged("visit_calendar", subject="visit")
 @require_GET
 @login_required
 def visit_ics(request: HttpRequest, pk: int) -> HttpResponse:
@@ -564,6 +570,7 @@ def visit_ics(request: HttpRequest, pk: int) -> HttpResponse:
 # The follow-up: which measures the resident took ------------------------------------------
 
 
+@access_logged("follow_up")
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache

@@ -130,6 +130,7 @@ def dossier_reports(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged("reports")
 @require_GET
 @login_required
 @never_cache

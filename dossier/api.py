@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from accounts import access
 from dossier import selectors, services
+from dossier.access_log import access_logged_api
 from dossier.models import (
     BuildingComponent,
     ComponentKind,
@@ -150,6 +151,7 @@ class DossierPagination(PageNumberPagination):
     max_page_size = 200
 
 
+@access_logged_api("dossier_list", rows=("dossier", "id"))
 class DossierListApi(DossierApi):
     class DossierListFilter(serializers.Serializer):
         initiative = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
@@ -240,6 +242,7 @@ def _sources(page: DossierPage) -> dict[str, list[ValueRecord]]:
     }
 
 
+@access_logged_api("dossier_detail")
 class DossierDetailApi(DossierApi):
     class DossierDetailOutput(serializers.Serializer):
         id = serializers.IntegerField(source="dossier.id")
@@ -312,6 +315,7 @@ def _given(data: Any) -> set[str]:
     return set(data) if isinstance(data, dict) else set()
 
 
+@access_logged_api("dossier_section_update")
 class DossierSectionUpdateApi(DossierApi):
     class SectionUpdateInput(serializers.Serializer):
         version = serializers.IntegerField(

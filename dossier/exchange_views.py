@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import access
 from accounts.access import Action
 from dossier import exchange
+from dossier.access_log import access_logged
 from dossier.models import BuildingComponent, Dossier, DossierMeasure
 from dossier.models.exchange import DocumentKind, Visibility
 
@@ -132,6 +133,7 @@ def _context(request: HttpRequest, dossier: Dossier, **extra: Any) -> dict[str, 
 # Pages -----------------------------------------------------------------------------------
 
 
+@access_logged("messages")
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache
@@ -166,6 +168,7 @@ def dossier_messages(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged("documents")
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache
@@ -199,6 +202,7 @@ def dossier_documents(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged("photos")
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache
@@ -279,6 +283,7 @@ def private_file_response(
     return response
 
 
+@access_logged("document_file")
 @require_GET
 @login_required
 @never_cache
@@ -305,6 +310,7 @@ def _photo_file(request: HttpRequest, pk: int, photo_pk: int, *, thumbnail: bool
     )
 
 
+@access_logged("photo_file")
 @require_GET
 @login_required
 @never_cache
@@ -312,6 +318,7 @@ def photo_image(request: HttpRequest, pk: int, photo_pk: int) -> FileResponse:
     return _photo_file(request, pk, photo_pk, thumbnail=False)
 
 
+@access_logged("photo_file")
 @require_GET
 @login_required
 @never_cache

@@ -504,6 +504,7 @@ def dossier_visit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "dossier/dossier_visit.html", {"dossier": dossier, "pages": pages})
 
 
+@access_logged("value_check")
 @require_POST
 @login_required
 @never_cache

@@ -35,6 +35,7 @@ from accounts import access
 from accounts.access import Action
 from accounts.roles import Role
 from dossier import storage
+from dossier.access_log import access_logged
 from dossier.exchange_views import private_file_response
 from dossier.models import Dossier, Dwelling, Household
 from nip import services
@@ -278,6 +279,7 @@ def application_new(request: HttpRequest, programme: int) -> HttpResponse:
     )
 
 
+@access_logged("application", subject="application")
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache
@@ -462,6 +464,7 @@ def _detail(
     return render(request, "nip/application_detail.html", context, status=status)
 
 
+@access_logged("application", subject="application")
 @require_GET
 @login_required
 @never_cache
@@ -506,6 +509,7 @@ def _forget_on_rollback(result: object) -> None:
         storage.delete_on_rollback(result, result.invoice.name)
 
 
+@access_logged("application", subject="application")
 @require_POST
 @login_required
 def application_approve(request: HttpRequest, pk: int) -> HttpResponse:
@@ -532,6 +536,7 @@ def application_approve(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged("application", subject="application")
 @require_POST
 @login_required
 def application_reject(request: HttpRequest, pk: int) -> HttpResponse:
@@ -551,6 +556,7 @@ def application_reject(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged("application", subject="application")
 @require_POST
 @login_required
 def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
@@ -567,6 +573,7 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged("application", subject="application")
 @require_POST
 @login_required
 def application_payment(request: HttpRequest, pk: int) -> HttpResponse:
@@ -588,6 +595,7 @@ def application_payment(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged("application", subject="application")
 @require_POST
 @login_required
 def application_species(request: HttpRequest, pk: int) -> HttpResponse:
@@ -607,6 +615,7 @@ def application_species(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged("application", subject="application")
 @require_POST
 @login_required
 def application_measure(request: HttpRequest, pk: int) -> HttpResponse:
@@ -634,6 +643,7 @@ def application_measure(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged("application", subject="application")
 @require_POST
 @login_required
 def application_complete(request: HttpRequest, pk: int) -> HttpResponse:
@@ -650,6 +660,7 @@ def application_complete(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged("application_file", subject="application_file")
 @require_GET
 @login_required
 @never_cache
@@ -742,6 +753,7 @@ def household_nip_panel(
     )
 
 
+@access_logged("nip_intake", subject="household")
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache

@@ -35,7 +35,8 @@ def test_a_coach_looking_at_a_page_is_logged(cast, login, page):
     assert response.status_code == 200
     [entry] = accesses()
     assert entry.actor == cast.alice
-    assert entry.additional_data == {"page": page, "roles": ["coach"]}
+    topic = {"topic": "house"} if page == "section" else {}
+    assert entry.additional_data == {"page": page, "roles": ["coach"], **topic}
     subject = household if page == "household" else household.dossier
     assert (entry.content_type.model, entry.object_id) == (subject._meta.model_name, subject.pk)
 
