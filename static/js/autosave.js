@@ -10,7 +10,7 @@
   "use strict";
 
   var PREFIX = "wd-dossier:";
-  // Carried from htmx:beforeSwap to htmx:afterSwap: what changed while a save was on its way.
+  // Carried from htmx:beforeSwap to htmx:afterSettle: what changed while a save was on its way.
   var carry = null;
   // Forms whose offer has been announced on this page, so a later swap does not repeat it.
   var announced = {};
@@ -391,8 +391,11 @@
     };
   });
 
-  document.body.addEventListener("htmx:afterSwap", function () {
-    setup();
+  document.body.addEventListener("htmx:afterSwap", setup);
+
+  // After the settle, when htmx has wired up the new form: a change dispatched before
+  // that would be lost.
+  document.body.addEventListener("htmx:afterSettle", function () {
     var kept = carry;
     carry = null;
     if (!kept) return;

@@ -177,3 +177,46 @@ def test_a_copy_of_a_lost_connection_is_still_sent_after_a_reload(browser_page, 
     assert page.get_by_label("Aantal bewoners").input_value() == "4"
     assert page.locator("#kept-energy").is_hidden()
     assert kept(page, dossier) is None
+
+
+def test_saving_my_version_in_the_conflict_box_leaves_nothing_to_offer_after_a_reload(
+    browser_page, live_server, cast
+):
+    page = browser_page
+    dossier = resident_in_conflict(page, live_server, cast)
+
+    page.get_by_role("button", name="Mijn versie opslaan").click()
+    wait_saved(page)
+    dossier.refresh_from_db()
+    assert dossier.occupants == 5
+    assert kept(page, dossier) is None
+    page.reload()
+    assert page.locator("#kept-energy").is_hidden()
+    assert page.get_by_label("Aantal bewoners").input_value() == "5"
+
+
+def test_what_is_typed_while_a_save_is_on_its_way_is_saved_after_it(
+    browser_page, live_server, cast
+):
+    page = browser_page
+    dossier = cast.household_a.dossier
+    page.set_viewport_size(TABLET)
+    log_in(page, live_server, cast.resident.email)
+    page.goto(step_url(live_server, dossier))
+    held = []
+    page.route(step_url(live_server, dossier), lambda route: held.append(route), times=1)
+    with page.expect_request(lambda request: request.method == "POST"):
+        page.get_by_label("Aantal bewoners").fill("3")
+        page.get_by_label("Aantal bewoners").blur()
+    # Typed while the first save waits: kept against the version that save started from.
+    page.get_by_label(GAS).fill("1200")
+    assert kept(page, dossier, "gas_m3_per_year") == {"value": "1200", "base": 0}
+    held[0].continue_()
+    page.wait_for_function(
+        f"() => localStorage.getItem('wd-dossier:{dossier.pk}:energy:s-energy-gas_m3_per_year')"
+        " === null"
+    )
+    wait_saved(page)
+    dossier.refresh_from_db()
+    assert (dossier.occupants, dossier.gas_m3_per_year) == (3, 1200)
+    assert page.locator("#kept-energy").is_hidden()
