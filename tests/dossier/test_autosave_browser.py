@@ -220,3 +220,31 @@ def test_what_is_typed_while_a_save_is_on_its_way_is_saved_after_it(
     dossier.refresh_from_db()
     assert (dossier.occupants, dossier.gas_m3_per_year) == (3, 1200)
     assert page.locator("#kept-energy").is_hidden()
+
+
+def test_a_copy_sent_on_reconnect_after_someone_else_saved_is_refused_not_stored(
+    browser_page, live_server, cast
+):
+    page = browser_page
+    dossier = cast.household_a.dossier
+    page.set_viewport_size(TABLET)
+    log_in(page, live_server, cast.resident.email)
+    page.goto(step_url(live_server, dossier))
+    page.context.set_offline(True)
+    page.get_by_label("Aantal bewoners").fill("4")
+    page.get_by_label("Aantal bewoners").blur()
+    page.get_by_text("Niet opgeslagen: geen verbinding").wait_for()
+    coach_saves_occupants(page, live_server, cast, dossier, "2")
+    # Back online: the copy goes with the version it was typed against, and is refused.
+    page.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.get_by_text("Nu opgeslagen", exact=True).wait_for()
+    dossier.refresh_from_db()
+    assert dossier.occupants == 2
+    assert kept(page, dossier) == {"value": "4", "base": 0}
+    page.reload()
+    page.get_by_role("region", name="Uw niet-opgeslagen tekst").wait_for()
+    assert page.locator("[data-kept-field='s-energy-occupants'] dd").all_inner_texts() == [
+        "2",
+        "4",
+    ]
