@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,9 +16,11 @@ from django.core.exceptions import BadRequest
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client, RequestFactory, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls import path as url_path
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
+from rest_framework.views import APIView
 
 from config import json_input, urls
 from tests import builders
@@ -124,6 +127,26 @@ def test_every_json_endpoint_answers_deep_nesting_with_400_and_logs_no_error(
     missing = {f"{m} {p}" for m, p in _json_operations()} - set(refused)
     # Every operation read the body for at least one caller allowed to call it.
     assert missing == set(), missing
+
+
+def _drf_views(patterns: list[Any]) -> Iterator[type]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _drf_views(entry.url_patterns)
+        elif isinstance(entry, URLPattern):
+            view = getattr(entry.callback, "cls", None)
+            if view is not None and issubclass(view, APIView):
+                yield view
+
+
+def test_every_api_view_reads_json_with_the_bounded_parser():
+    # Also the views the schema leaves out, and those that take no body today.
+    views = set(_drf_views(get_resolver().url_patterns))
+    assert len(views) >= 15
+    for view in views:
+        parsers = view().get_parsers()
+        json_parsers = [p for p in parsers if "json" in (p.media_type or "")]
+        assert all(isinstance(p, json_input.JsonParser) for p in json_parsers), view
 
 
 def test_the_anonymous_calculation_api_refuses_deep_json_with_a_dutch_message(client):
