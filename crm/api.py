@@ -219,6 +219,14 @@ class CaseOutput(serializers.Serializer):
         help_text="When the case itself last changed (status, assignment)."
     )
     closed_at = serializers.DateTimeField(allow_null=True)
+    at_known_address = serializers.BooleanField(
+        source="household.at_known_address",
+        help_text=(
+            "Signed up where a household of the initiative already lives; a coordinator "
+            "has not yet said whether it is that household, new occupants or a second "
+            "household."
+        ),
+    )
 
     @extend_schema_field(
         serializers.ListField(child=serializers.ChoiceField(choices=pipeline.ACTIONS))
@@ -433,9 +441,12 @@ class CaseOpenApi(CrmApi):
         description=(
             "A sign-up, as through the initiative's public form: finds or makes the "
             "dwelling and the household, and opens the household's case. A household "
-            "has one open case: signing it up again answers 200 with that case and "
-            "changes nothing. A new case with an e-mail address gets the sign-up's "
-            "confirmation mail. Coordinators and API keys only."
+            "has one open case: signing it up again (the same e-mail address, or phone "
+            "without one) answers 200 with that case and changes nothing. Someone else "
+            "signing up where a household of the initiative lives gets a household and "
+            "case of their own, with `at_known_address` true, for a coordinator to "
+            "resolve on the case page. A new case with an e-mail address gets the "
+            "sign-up's confirmation mail. Coordinators and API keys only."
         ),
         request=CaseOpenInput,
         responses={
@@ -470,10 +481,9 @@ class CaseOpenApi(CrmApi):
                     ]
                 }
             )
-        had_case = self._open_case_exists(initiative, data)
         with _acting(request):
-            case = signups.signup_submit(page=page, **data)
-        code = status.HTTP_200_OK if had_case else status.HTTP_201_CREATED
+            case, created = signups.signup_open(page=page, **data)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(CaseOutput(case).data, status=code)
 
     def _initiative(
@@ -493,35 +503,21 @@ class CaseOpenApi(CrmApi):
             request, Organisation.objects.filter(kind=Organisation.Kind.INITIATIVE), initiative_id
         )
 
-    def _open_case_exists(self, initiative: Organisation, data: Mapping[str, Any]) -> bool:
-        """Whether the address already has an open case here: only for the status code.
-
-        The initiative is one the caller coordinates, so every case of it is theirs to see.
-        """
-        return (
-            Case.objects.filter(
-                initiative=initiative,
-                household__dwelling__postcode=data["postcode"],
-                household__dwelling__house_number=data["house_number"],
-                household__dwelling__house_letter=data["house_letter"],
-                household__dwelling__house_number_addition=data["addition"],
-            )
-            .exclude(status__in=pipeline.ENDED)
-            .exists()
-        )
-
 
 @access_logged_api("crm_case_transition", "case")
 class CaseTransitionApi(CrmApi):
     class CaseTransitionInput(TextInput):
-        action = serializers.ChoiceField(choices=TRANSITION_ACTIONS)
+        action = serializers.ChoiceField(
+            choices=TRANSITION_ACTIONS,
+            help_text="The step; the case's `next_actions` lists those possible now.",
+        )
 
     @extend_schema(
         operation_id="crm_case_transition",
         tags=["cases"],
         description=(
-            "Move the case one step through the pipeline. A step that is not possible from "
-            "the case's status is refused with 400."
+            "Move the case one step through the pipeline. Input the schema does not allow is "
+            "refused with 400; a step that is not possible from the case's status with 409."
         ),
         request=CaseTransitionInput,
         responses={

@@ -10,7 +10,13 @@ from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import VISIT_MINUTES_MAX, VISIT_MINUTES_MIN, CaseStatus, EventKind
-from crm.services import MANUAL_EVENT_KINDS, TEXT_MAX
+from crm.services import (
+    MANUAL_EVENT_KINDS,
+    NEW_OCCUPANTS,
+    SAME_HOUSEHOLD,
+    SECOND_HOUSEHOLD,
+    TEXT_MAX,
+)
 from dossier.models.measure import DoneBy
 
 if TYPE_CHECKING:
@@ -239,4 +245,48 @@ class CoachProfileForm(forms.Form):
         required=False,
         initial=True,
         help_text=_("Untick to pause this coach: they keep their cases but get no new ones."),
+    )
+
+
+class KnownAddressForm(_OwnIds):
+    """Who signed up at an address where a household of the initiative already lives."""
+
+    id_prefix = "known"
+
+    choice = forms.ChoiceField(
+        label=_("Who signed up?"),
+        choices=[
+            (
+                SAME_HOUSEHOLD,
+                _(
+                    "Someone of the household living there (e.g. a partner): the sign-up "
+                    "joins that household and its case."
+                ),
+            ),
+            (
+                NEW_OCCUPANTS,
+                _(
+                    "New occupants: the previous household has moved out. Its case is "
+                    "withdrawn and it is removed after the retention period."
+                ),
+            ),
+            (
+                SECOND_HOUSEHOLD,
+                _(
+                    "A second household at this address (e.g. a room or a granny flat): "
+                    "both are helped, each with its own dossier."
+                ),
+            ),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose who signed up.")},
+    )
+    carry_over = forms.BooleanField(
+        label=_("Carry over the home's characteristics from the previous dossier"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "Only for new occupants. Build year, insulation, heating and the like, marked "
+            "“previous occupants”; never personal details, energy use, notes or photos."
+        ),
     )

@@ -48,6 +48,7 @@ from accounts.roles import Role
 from crm import pipeline, services
 from crm.models import Case, CaseEvent, EventKind
 from dossier import addresses
+from dossier.dwellings import dwelling_at
 from dossier.models import Dwelling, Household, YesNoUnknown
 from dossier.services import dossier_create
 
@@ -653,6 +654,9 @@ class RowCheck:
     duplicate_of: int | None = None
     dwelling: Dwelling | None = None
     household: Household | None = None
+    # A new household where one of the initiative already lives: it becomes a case of
+    # its own, marked "at a known address" (services.signup_household).
+    known_address: bool = False
 
     @property
     def name_display(self) -> str:
@@ -887,14 +891,16 @@ def _match_existing(initiative_id: int, checks: Iterable[RowCheck]) -> None:
             )
             dwellings[key] = dwelling
     ids = sorted(d.pk for d in dwellings.values())
-    households: dict[int, Household] = {}
+    # Per dwelling, the initiative's households living there.
+    households: dict[int, list[Household]] = {}
     open_cases: set[int] = set()
     for chunk in _chunks(ids):
         for household in Household.objects.filter(
-            initiative_id=initiative_id, dwelling_id__in=chunk
-        ):
-            households[household.dwelling_id] = household
-    for chunk in _chunks(sorted(h.pk for h in households.values())):
+            initiative_id=initiative_id, dwelling_id__in=chunk, ended_at__isnull=True
+        ).order_by("pk"):
+            households.setdefault(household.dwelling_id, []).append(household)
+    living = [h for found in households.values() for h in found]
+    for chunk in _chunks(sorted(h.pk for h in living)):
         open_cases.update(
             Case.objects.filter(household_id__in=chunk)
             .exclude(status__in=pipeline.ENDED)
@@ -904,7 +910,13 @@ def _match_existing(initiative_id: int, checks: Iterable[RowCheck]) -> None:
         assert check.address is not None
         found = [dwellings[k] for k in check.address.spellings() if k in dwellings]
         check.dwelling = next((d for d in found if d.pk in households), found[0] if found else None)
-        check.household = households.get(check.dwelling.pk) if check.dwelling else None
+        there = households.get(check.dwelling.pk, []) if check.dwelling else []
+        # The row's person is a household there only by its e-mail address (or phone),
+        # never by the address alone: the file may be older than the last move.
+        check.household = services.household_of_contact(
+            households=there, email=check.email, phone=check.phone
+        )
+        check.known_address = bool(there) and check.household is None
         if check.household is None:
             check.outcome = Outcome.NEW
         elif check.household.pk in open_cases:
@@ -1228,48 +1240,29 @@ def import_uploads_purge(*, now: dt.datetime | None = None) -> int:
 BATCH = 100
 
 
-def _dwelling(check: RowCheck) -> Dwelling:
-    """The row's dwelling, made if the address is new; street and town filled in if blank."""
-    address = check.address
-    assert address is not None
-    dwelling = check.dwelling
-    if dwelling is None:
-        fields = {
-            "postcode": address.postcode,
-            "house_number": address.house_number,
-            "house_letter": address.house_letter,
-            "house_number_addition": address.addition,
-        }
-        try:
-            with transaction.atomic():
-                dwelling, created = Dwelling.objects.get_or_create(
-                    **fields, defaults={"street": check.street, "city": check.city}
-                )
-        except IntegrityError:
-            # A sign-up for this address made it a moment ago.
-            dwelling, created = Dwelling.objects.get(**fields), False
-        if created:
-            return dwelling
-    if (check.street and not dwelling.street) or (check.city and not dwelling.city):
-        # As the sign-up does: fill in what is missing, never overwrite what is known.
-        Dwelling.objects.filter(pk=dwelling.pk).update(
-            street=dwelling.street or check.street, city=dwelling.city or check.city
-        )
-    return dwelling
-
-
 def _household(check: RowCheck, initiative: Organisation) -> Household:
+    """The row's household: the one the preview matched, or as a sign-up would place it."""
     if check.household is not None:
         return check.household
-    dwelling = _dwelling(check)
-    try:
-        with transaction.atomic():
-            return Household.objects.create(
-                initiative=initiative, dwelling=dwelling, name=check.name
-            )
-    except IntegrityError:
-        # A sign-up for this address made the household a moment ago.
-        return Household.objects.get(initiative=initiative, dwelling=dwelling)
+    address = check.address
+    assert address is not None
+    # The spelling of the address already in the database, if any (the preview found it).
+    dwelling = dwelling_at(
+        postcode=check.dwelling.postcode if check.dwelling else address.postcode,
+        house_number=check.dwelling.house_number if check.dwelling else address.house_number,
+        house_letter=check.dwelling.house_letter if check.dwelling else address.house_letter,
+        addition=check.dwelling.house_number_addition if check.dwelling else address.addition,
+        street=check.street,
+        city=check.city,
+        lock=True,
+    )
+    return services.signup_household(
+        initiative=initiative,
+        dwelling=dwelling,
+        name=check.name,
+        contact_email=check.email,
+        contact_phone=check.phone,
+    )
 
 
 def _import_row(check: RowCheck, initiative: Organisation, actor: User) -> Case | None:

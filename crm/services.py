@@ -37,7 +37,8 @@ from crm.models import (
     VisitStatus,
 )
 from dossier import services as dossier_services
-from dossier.models import Household
+from dossier.dwellings import dossier_carry_over
+from dossier.models import Dossier, Dwelling, Household, Occupancy
 
 if TYPE_CHECKING:
     from accounts.models import Organisation, User
@@ -180,6 +181,76 @@ def case_open(*, household: Household, actor: User | None = None, **signup: Any)
             return found
         event_add(case, EventKind.STATUS_CHANGE, actor, to_status=case.status, action="open")
     return case
+
+
+def same_contact(*, email: str, phone: str, case_email: str, case_phone: str) -> bool:
+    """Whether a sign-up's contact details are those of an earlier case: the same person.
+
+    The e-mail address decides when the sign-up gave one; otherwise the phone number
+    (digits only). A sign-up with neither is nobody we know.
+    """
+    if email:
+        return email.strip().casefold() == case_email.strip().casefold()
+    digits = "".join(c for c in phone if c.isdigit())
+    return bool(digits) and digits == "".join(c for c in case_phone if c.isdigit())
+
+
+def household_of_contact(
+    *, households: list[Household], email: str, phone: str
+) -> Household | None:
+    """The household among these whose cases carry this contact; None if none does."""
+    if not households or not (email or phone.strip()):
+        return None
+    by_pk = {household.pk: household for household in households}
+    cases = Case.objects.filter(household_id__in=by_pk).order_by("-created_at", "-pk")
+    for household_id, case_email, case_phone in cases.values_list(
+        "household_id", "contact_email", "contact_phone"
+    ):
+        if same_contact(email=email, phone=phone, case_email=case_email, case_phone=case_phone):
+            return by_pk[household_id]
+    return None
+
+
+def signup_household(
+    *,
+    initiative: Organisation,
+    dwelling: Dwelling,
+    name: str,
+    contact_email: str = "",
+    contact_phone: str = "",
+) -> Household:
+    """The household a sign-up at this dwelling belongs to, made if needed.
+
+    - nobody of the initiative lives there: a new household with the typed name;
+    - the sign-up's e-mail (or phone) is that of a case of a household there: that
+      household (a double submit, or the same people signing up again);
+    - otherwise a new household "at a known address", with the typed name: never the
+      household living there, its dossier or its case. The coordinator decides later
+      whether it is a partner, new occupants or a second household
+      (case_known_address_resolve).
+
+    Call inside a transaction holding the dwelling's lock (dossier.dwellings.dwelling_at
+    with lock=True), so two sign-ups at one address are placed one after the other.
+    """
+    living = list(
+        Household.objects.filter(
+            initiative=initiative, dwelling=dwelling, ended_at__isnull=True
+        ).order_by("pk")
+    )
+    same = household_of_contact(households=living, email=contact_email, phone=contact_phone)
+    if same is not None:
+        return same
+    if not any(h.occupancy == Occupancy.MAIN for h in living):
+        try:
+            with transaction.atomic():
+                return Household.objects.create(initiative=initiative, dwelling=dwelling, name=name)
+        except IntegrityError:
+            # Without a row lock (SQLite between its checks) another sign-up made the
+            # household living here a moment ago: this one is at a known address now.
+            pass
+    return Household.objects.create(
+        initiative=initiative, dwelling=dwelling, name=name, occupancy=Occupancy.KNOWN_ADDRESS
+    )
 
 
 @transaction.atomic
@@ -617,3 +688,190 @@ def coach_profile_save(
     profile.full_clean()
     profile.save()
     return profile
+
+
+# A sign-up at a known address ------------------------------------------------------------
+
+SAME_HOUSEHOLD = "same_household"
+NEW_OCCUPANTS = "new_occupants"
+SECOND_HOUSEHOLD = "second_household"
+KNOWN_ADDRESS_CHOICES = (SAME_HOUSEHOLD, NEW_OCCUPANTS, SECOND_HOUSEHOLD)
+KNOWN_ADDRESS_ACTION = "known_address"
+
+
+def known_address_household(*, household: Household) -> Household | None:
+    """The household of the same initiative living at the address of this one, if any."""
+    return (
+        Household.objects.filter(
+            initiative_id=household.initiative_id,
+            dwelling_id=household.dwelling_id,
+            occupancy=Occupancy.MAIN,
+            ended_at__isnull=True,
+        )
+        .exclude(pk=household.pk)
+        .first()
+    )
+
+
+def _end_household(*, household: Household, actor: User, now: dt.datetime) -> None:
+    """The previous occupants moved out: their open case is closed, the household ended.
+
+    Nothing is deleted: retention erases the household once the initiative's period for
+    inactive dossiers has passed since this day (closing the case counts as activity).
+    """
+    case = _open_case(household.pk)
+    if case is not None:
+        if Visit.objects.filter(case=case, status=VisitStatus.PLANNED).exists():
+            raise ValidationError(
+                _("The previous occupants have a planned visit: cancel it first."),
+                code="visit_planned",
+            )
+        before, after = _move(case, pipeline.WITHDRAW)
+        event_add(
+            case,
+            EventKind.STATUS_CHANGE,
+            actor,
+            action=KNOWN_ADDRESS_ACTION,
+            from_status=before,
+            to_status=after,
+            text=_("The household moved out: new occupants live at this address."),
+        )
+    household.ended_at = now
+    household.save(update_fields=["ended_at"])
+
+
+@transaction.atomic
+def case_known_address_resolve(
+    *, case: Case, choice: str, actor: User, carry_over: bool = True
+) -> Case:
+    """Say who signed up at an address where a household of the initiative already lives.
+
+    - SAME_HOUSEHOLD (e.g. a partner): the sign-up joins the household living there. Its
+      case goes to that household when it has no open case; otherwise it is withdrawn
+      there with a note carrying the contact details on the open case. The sign-up's own
+      household ends (kept, with whatever was typed in it, until retention).
+    - NEW_OCCUPANTS: the household living there ends (its open case withdrawn; retention
+      removes it later); the sign-up becomes the household living here, and with
+      `carry_over` its dossier takes the home's characteristics from the previous one,
+      marked "previous occupants".
+    - SECOND_HOUSEHOLD (e.g. a room): both stay, each with its own dossier.
+
+    The mark "at a known address" is gone afterwards; every step is on the timeline.
+    """
+    if choice not in KNOWN_ADDRESS_CHOICES:
+        raise ValueError(f"unknown choice {choice!r}")
+    locked = _lock(case)
+    # The dwelling's row: sign-ups at this address and other resolutions wait here.
+    Dwelling.objects.select_for_update().filter(pk=locked.household.dwelling_id).exists()
+    household = Household.objects.select_for_update().get(pk=locked.household_id)
+    if household.occupancy != Occupancy.KNOWN_ADDRESS or household.ended_at is not None:
+        raise ValidationError(
+            _("This sign-up is no longer marked as being at a known address."),
+            code="resolved",
+        )
+    living = known_address_household(household=household)
+    if living is not None:
+        living = Household.objects.select_for_update().get(pk=living.pk)
+    now = timezone.now()
+    if choice == SAME_HOUSEHOLD:
+        if living is None:
+            raise ValidationError(
+                _("No other household of this initiative lives at this address any more."),
+                code="nobody",
+            )
+        _join(case=locked, household=household, living=living, actor=actor, now=now)
+    elif choice == NEW_OCCUPANTS:
+        previous = living
+        if previous is not None:
+            _end_household(household=previous, actor=actor, now=now)
+        household.occupancy = Occupancy.MAIN
+        household.save(update_fields=["occupancy"])
+        carried: list[str] = []
+        if previous is not None and carry_over:
+            old = Dossier.objects.filter(household=previous).first()
+            if old is not None:
+                new = dossier_services.dossier_create(household=household)
+                carried = dossier_carry_over(source=old, target=new, actor=actor)
+        event_add(
+            locked,
+            EventKind.NOTE,
+            actor,
+            action=KNOWN_ADDRESS_ACTION,
+            text=_(
+                "New occupants: the previous household at this address has ended. "
+                "%(count)s characteristics of the home were carried over from its dossier."
+            )
+            % {"count": len(carried)},
+        )
+    else:
+        household.occupancy = Occupancy.SECOND if living is not None else Occupancy.MAIN
+        household.save(update_fields=["occupancy"])
+        event_add(
+            locked,
+            EventKind.NOTE,
+            actor,
+            action=KNOWN_ADDRESS_ACTION,
+            text=_("A second household at this address: both keep their own dossier."),
+        )
+    _refresh(case, locked)
+    return locked
+
+
+def _join(
+    *, case: Case, household: Household, living: Household, actor: User, now: dt.datetime
+) -> None:
+    """The sign-up belongs to the household living there: its case and details go there."""
+    details = "\n".join(
+        line
+        for line in (
+            _("Name given at sign-up: %(name)s") % {"name": household.name},
+            _("E-mail address: %(email)s") % {"email": case.contact_email}
+            if case.contact_email
+            else "",
+            _("Phone number: %(phone)s") % {"phone": case.contact_phone}
+            if case.contact_phone
+            else "",
+            _("Wants help with: %(text)s") % {"text": case.wants_help_with}
+            if case.wants_help_with
+            else "",
+        )
+        if line
+    )
+    open_case = _open_case(living.pk)
+    if case.is_open and open_case is not None:
+        # The household has its case already: the sign-up's details join it as a note,
+        # and the sign-up's own case is withdrawn there, with its answers as they were.
+        event_add(
+            open_case,
+            EventKind.NOTE,
+            actor,
+            action=KNOWN_ADDRESS_ACTION,
+            text=_("A member of this household signed up as well (case %(case)s).")
+            % {"case": case.pk}
+            + "\n"
+            + details,
+        )
+        before, after = _move(case, pipeline.WITHDRAW)
+        event_add(
+            case,
+            EventKind.STATUS_CHANGE,
+            actor,
+            action=KNOWN_ADDRESS_ACTION,
+            from_status=before,
+            to_status=after,
+            text=_("Joined the household living at this address, which has an open case."),
+        )
+    else:
+        event_add(
+            case,
+            EventKind.NOTE,
+            actor,
+            action=KNOWN_ADDRESS_ACTION,
+            text=_("Joined the household living at this address.") + "\n" + details,
+        )
+    case.household = living
+    # save() rather than update(): the case's audit log records the move.
+    case.save(update_fields=["household", "updated_at"])
+    household.occupancy = Occupancy.MERGED
+    household.ended_at = now
+    household.save(update_fields=["occupancy", "ended_at"])

@@ -1,8 +1,10 @@
 """The public sign-up: a resident asks an initiative for help, without an account.
 
 One submit makes (or finds) the dwelling, the household, its dossier and an open case,
-in one transaction. The same household signing up twice gets its open case back, so a
-double submit or an impatient second try leaves one case.
+in one transaction. The same household signing up twice (the same e-mail address or
+phone) gets its open case back, so a double submit or an impatient second try leaves
+one case. Someone else signing up where a household already lives gets a household
+and case of their own, marked "at a known address", for the coordinator to resolve.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from accounts.models import Organisation
 from crm import pipeline, services, tasks
 from crm.models import Case, PrivacyStatement, SignupSettings
-from dossier.models import Dwelling, Household
+from dossier.dwellings import dwelling_at
 from dossier.services import dossier_create
 
 # At most this many sign-ups per address of the sender per window: enough for a family
@@ -85,37 +87,56 @@ def signup_submit(
     **answers: Any,
 ) -> Case:
     """Store a sign-up; return its case (the household's open case if it already had one)."""
+    return signup_open(
+        page=page,
+        name=name,
+        postcode=postcode,
+        house_number=house_number,
+        house_letter=house_letter,
+        addition=addition,
+        street=street,
+        city=city,
+        **answers,
+    )[0]
+
+
+def signup_open(
+    *,
+    page: SignupPage,
+    name: str,
+    postcode: str,
+    house_number: int,
+    house_letter: str = "",
+    addition: str = "",
+    street: str = "",
+    city: str = "",
+    **answers: Any,
+) -> tuple[Case, bool]:
+    """Store a sign-up; its case, and whether that case is new.
+
+    At an address where a household of the initiative already lives, the sign-up is a
+    household and case of its own, marked "at a known address", unless its e-mail
+    address (or phone) is that of the household's case (services.signup_household).
+    """
     if page.statement is None:
         raise ValueError("no privacy statement in force")
-    address = {
-        "postcode": postcode,
-        "house_number": house_number,
-        "house_letter": house_letter,
-        "house_number_addition": addition,
-    }
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                dwelling, created = Dwelling.objects.get_or_create(
-                    **address, defaults={"street": street, "city": city}
-                )
-        except IntegrityError:
-            # Another sign-up for this address made it a moment ago.
-            dwelling, created = Dwelling.objects.get(**address), False
-        if not created and ((street and not dwelling.street) or (city and not dwelling.city)):
-            Dwelling.objects.filter(pk=dwelling.pk).update(
-                street=dwelling.street or street, city=dwelling.city or city
-            )
-        household = (
-            Household.objects.select_for_update()
-            .filter(initiative=page.initiative, dwelling=dwelling)
-            .order_by("pk")
-            .first()
+        dwelling = dwelling_at(
+            postcode=postcode,
+            house_number=house_number,
+            house_letter=house_letter,
+            addition=addition,
+            street=street,
+            city=city,
+            lock=True,
         )
-        if household is None:
-            household = Household.objects.create(
-                initiative=page.initiative, dwelling=dwelling, name=name
-            )
+        household = services.signup_household(
+            initiative=page.initiative,
+            dwelling=dwelling,
+            name=name,
+            contact_email=answers.get("contact_email", ""),
+            contact_phone=answers.get("contact_phone", ""),
+        )
         dossier_create(household=household)
         had_case = (
             Case.objects.filter(household=household).exclude(status__in=pipeline.ENDED).exists()
@@ -128,7 +149,7 @@ def signup_submit(
         )
         if not had_case and case.contact_email:
             tasks.signup_confirmation_mail.delay_on_commit(case.pk)
-    return case
+    return case, not had_case
 
 
 def signup_confirmation_send(*, case_id: int) -> bool:

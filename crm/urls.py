@@ -16,6 +16,9 @@ urlpatterns = [
     path("aanmeldingen/<int:pk>/", views.case_detail, name="case-detail"),
     path("aanmeldingen/<int:pk>/coach/", views.case_assign, name="case-assign"),
     path("aanmeldingen/<int:pk>/stap/", views.case_transition, name="case-transition"),
+    path(
+        "aanmeldingen/<int:pk>/bekend-adres/", views.case_known_address, name="case-known-address"
+    ),
     path("aanmeldingen/<int:pk>/uitnodigen/", views.case_invite, name="case-invite"),
     path("aanmeldingen/<int:pk>/notities/", views.case_note_add, name="case-note-add"),
     path("aanmeldingen/<int:pk>/bezoeken/", views.visit_plan, name="visit-plan"),

@@ -35,6 +35,7 @@ from crm.forms import (
     BulkAssignForm,
     CoachProfileForm,
     FollowUpForm,
+    KnownAddressForm,
     NoteForm,
     QueueFilterForm,
     TaskForm,
@@ -51,6 +52,16 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 PAGE_SIZE = 25
+
+KNOWN_ADDRESS_DONE: dict[str, Any] = {
+    services.SAME_HOUSEHOLD: gettext_lazy(
+        "The sign-up has joined the household living at this address."
+    ),
+    services.NEW_OCCUPANTS: gettext_lazy(
+        "Recorded as new occupants: the previous household has ended."
+    ),
+    services.SECOND_HOUSEHOLD: gettext_lazy("Recorded as a second household at this address."),
+}
 
 # What the button of each pipeline step says; the steps with their own service
 # (assigning, inviting, visits) have forms of their own on the page.
@@ -80,6 +91,7 @@ DONE_LABELS: dict[str, Any] = {
     "task_add": gettext_lazy("Task added"),
     "task_done": gettext_lazy("Task done"),
     IMPORT_ACTION: gettext_lazy("Imported from a file"),
+    services.KNOWN_ADDRESS_ACTION: gettext_lazy("Sign-up at a known address resolved"),
     services.MAIL_REPORT: gettext_lazy("Advice report mailed to the resident"),
     reminders.MAIL_DOSSIER_REMINDER: gettext_lazy("Reminder to fill in the dossier mailed"),
     reminders.MAIL_FOLLOW_UP: gettext_lazy("Follow-up question mailed to the resident"),
@@ -296,6 +308,17 @@ def _detail(request: HttpRequest, case: Case, **forms: Any) -> HttpResponse:
         initiative_ids=[case.initiative_id], roles=[Role.COORDINATOR, Role.COACH]
     )
     visits = list(case.visits.all())
+    known_address = None
+    if is_coordinator and household.at_known_address:
+        # Only the coordinator sees who lives there: the two households do not see each other.
+        living = services.known_address_household(household=household)
+        known_address = {
+            "living": living,
+            "living_case": Case.objects.filter(household=living).order_by("-created_at").first()
+            if living is not None
+            else None,
+            "form": forms.get("known_form") or KnownAddressForm(),
+        }
     context = {
         "case": case,
         "household": household,
@@ -314,6 +337,7 @@ def _detail(request: HttpRequest, case: Case, **forms: Any) -> HttpResponse:
         "planned_visits": [v for v in visits if v.status == VisitStatus.PLANNED],
         "tasks": list(case.tasks.all()),
         "timeline": _timeline(case, user),
+        "known_address": known_address,
     }
     return render(request, "crm/case_detail.html", context)
 
@@ -356,6 +380,31 @@ def case_assign(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request, _("%(coach)s is now the energy coach of this case.") % {"coach": coach}
         )
+    return redirect("crm:case-detail", pk=case.pk)
+
+
+@access_logged("case", subject="case")
+@require_POST
+@login_required
+def case_known_address(request: HttpRequest, pk: int) -> HttpResponse:
+    """The coordinator says who signed up at an address where a household already lives."""
+    case = _load_for_change(request, pk)
+    if case.initiative_id not in selectors.coordinated_initiatives(viewer=request.user):
+        raise PermissionDenied
+    form = KnownAddressForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, case, known_form=form)
+    try:
+        services.case_known_address_resolve(
+            case=case,
+            choice=form.cleaned_data["choice"],
+            carry_over=form.cleaned_data["carry_over"],
+            actor=request.user,
+        )
+    except ValidationError as error:
+        _messages_from(request, error)
+    else:
+        messages.success(request, KNOWN_ADDRESS_DONE[form.cleaned_data["choice"]])
     return redirect("crm:case-detail", pk=case.pk)
 
 

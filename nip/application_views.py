@@ -21,7 +21,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,6 +36,7 @@ from accounts.access import Action
 from accounts.roles import Role
 from dossier import storage
 from dossier.access_log import access_logged
+from dossier.dwellings import dwelling_at
 from dossier.exchange_views import private_file_response
 from dossier.models import Dossier, Dwelling, Household
 from nip import services
@@ -222,21 +223,17 @@ def _figures(programme: Programme) -> IntakeFigures:
 def _dwelling_at(address: dict[str, Any], *, street: str, city: str) -> Dwelling:
     """The dwelling at this address, made if it is new; street and town filled in if blank.
 
-    The same steps as the public sign-up and the importer (crm.signup, crm.importing).
+    The one way every entry path finds it (dossier.dwellings). An intake records the
+    home only: it never attaches to, renames or opens a household living there.
     """
-    try:
-        with transaction.atomic():
-            dwelling, created = Dwelling.objects.get_or_create(
-                **address, defaults={"street": street, "city": city}
-            )
-    except IntegrityError:
-        # Another intake or sign-up for this address made it a moment ago.
-        dwelling, created = Dwelling.objects.get(**address), False
-    if not created and ((street and not dwelling.street) or (city and not dwelling.city)):
-        Dwelling.objects.filter(pk=dwelling.pk).update(
-            street=dwelling.street or street, city=dwelling.city or city
-        )
-    return dwelling
+    return dwelling_at(
+        postcode=address["postcode"],
+        house_number=address["house_number"],
+        house_letter=address["house_letter"],
+        addition=address["house_number_addition"],
+        street=street,
+        city=city,
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -2,7 +2,7 @@
 
 from auditlog.registry import auditlog
 
-from dossier.models.address import Dwelling, DwellingType, Household
+from dossier.models.address import Dwelling, DwellingType, Household, Occupancy
 from dossier.models.calculation import ParameterSet, ParameterValue
 from dossier.models.exchange import Document, Message, MessageRead, Photo
 from dossier.models.house import (
@@ -45,6 +45,7 @@ __all__ = [
     "MeasureType",
     "Message",
     "MessageRead",
+    "Occupancy",
     "ParameterSet",
     "ParameterValue",
     "Photo",

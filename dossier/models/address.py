@@ -132,6 +132,22 @@ class Dwelling(models.Model):
         return f"{self.postcode[:4]} {self.postcode[4:]}" if len(self.postcode) == 6 else ""
 
 
+class Occupancy(models.TextChoices):
+    """How a household lives at its dwelling, as far as its initiative knows."""
+
+    # The household of the initiative at this address: at most one that has not ended.
+    MAIN = "main", _("lives here")
+    # Signed up where the initiative already helps a household: a partner, new
+    # occupants or a second household? Until the coordinator says, it is its own case
+    # and neither household sees the other.
+    KNOWN_ADDRESS = "known_address", _("signed up at a known address")
+    # A second household at the same address (a room, a granny flat).
+    SECOND = "second", _("a second household at this address")
+    # Signed up at a known address and turned out to belong to the household there: its
+    # case went to that household; this one is kept, ended, until retention removes it.
+    MERGED = "merged", _("joined the household living here")
+
+
 class Household(models.Model):
     """The people living in a dwelling who are helped by one initiative."""
 
@@ -160,6 +176,12 @@ class Household(models.Model):
         related_name="coached_households",
         verbose_name=_("assigned coach"),
     )
+    occupancy = models.CharField(
+        _("occupancy"), max_length=20, choices=Occupancy.choices, default=Occupancy.MAIN
+    )
+    # Set when the household moved out (new occupants came): it is helped no more, and
+    # retention removes it once the initiative's period for inactive dossiers has passed.
+    ended_at = models.DateTimeField(_("moved out at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = AccessQuerySet.as_manager()
@@ -180,8 +202,11 @@ class Household(models.Model):
         verbose_name_plural = _("households")
         ordering = ["-created_at"]
         constraints = [
+            # One household lives at an address per initiative; a sign-up at a known
+            # address and a second household there are the exceptions, on purpose.
             models.UniqueConstraint(
                 fields=["initiative", "dwelling"],
+                condition=Q(occupancy="main", ended_at__isnull=True),
                 name="household_one_per_dwelling_per_initiative",
                 violation_error_message=_("This initiative already helps a household here."),
             ),
@@ -189,3 +214,8 @@ class Household(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def at_known_address(self) -> bool:
+        """Signed up where a household of the initiative already lives; not resolved yet."""
+        return self.occupancy == Occupancy.KNOWN_ADDRESS

@@ -150,6 +150,8 @@ class Source(models.TextChoices):
     OPEN_DATA = "open_data", _("open data")
     RESIDENT = "resident", _("resident")
     COACH = "coach", _("energy coach")
+    # Carried over from the dossier of the household that lived here before.
+    PREVIOUS_OCCUPANTS = "previous_occupants", _("previous occupants")
 
 
 class Section(models.TextChoices):

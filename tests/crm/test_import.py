@@ -461,16 +461,19 @@ def test_confirm_imports_the_valid_rows_like_a_sign_up_without_mail(
 def test_it_reuses_dwellings_and_households_and_leaves_open_cases_alone(
     cast, login, django_capture_on_commit_callbacks
 ):
-    # Household A1 has an open case; A2's case was closed; B1's dwelling is only B's.
-    open_case = services.case_open(household=cast.household_a, wants_help_with="Eerder")
-    closed = services.case_open(household=cast.household_a2)
+    # Household A1 has an open case; A2's case was closed; B1's dwelling is only B's. A
+    # row is a known household by its e-mail address, never by the address alone.
+    open_case = services.case_open(
+        household=cast.household_a, wants_help_with="Eerder", contact_email="a1@example.org"
+    )
+    closed = services.case_open(household=cast.household_a2, contact_email="a2@example.org")
     Case.objects.filter(pk=closed.pk).update(status=pipeline.CLOSED, closed_at=timezone.now())
     rows = [
-        f"{name};{h.dwelling.postcode};{h.dwelling.house_number};x@example.org"
-        for name, h in (
-            ("Nieuwe naam A1", cast.household_a),
-            ("Nieuwe naam A2", cast.household_a2),
-            ("Buren van B1", cast.household_b),
+        f"{name};{h.dwelling.postcode};{h.dwelling.house_number};{email}"
+        for name, h, email in (
+            ("Nieuwe naam A1", cast.household_a, "A1@example.org"),
+            ("Nieuwe naam A2", cast.household_a2, "a2@example.org"),
+            ("Buren van B1", cast.household_b, "x@example.org"),
         )
     ]
     text = "Naam;Postcode;Huisnummer;E-mail\n" + "\n".join(rows) + "\n"
@@ -489,7 +492,7 @@ def test_it_reuses_dwellings_and_households_and_leaves_open_cases_alone(
 
     assert Dwelling.objects.count() == dwellings
     open_case.refresh_from_db()
-    assert (open_case.wants_help_with, open_case.contact_email) == ("Eerder", "")
+    assert (open_case.wants_help_with, open_case.contact_email) == ("Eerder", "a1@example.org")
     assert open_case.events.count() == a1_events
     assert Case.objects.filter(household=cast.household_a).count() == 1
     a2_cases = Case.objects.filter(household=cast.household_a2).order_by("pk")

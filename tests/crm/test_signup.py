@@ -109,7 +109,9 @@ def test_a_double_submit_makes_one_case(cast, client, statement):
     assert Case.objects.get().wants_help_with == ANSWERS["wants_help_with"]
 
 
-def test_a_known_address_reuses_its_dwelling_and_household(cast, client, statement):
+def test_a_known_address_reuses_its_dwelling_but_never_its_household(cast, client, statement):
+    # Someone else signing up where Familie Alfa lives gets a household and case of
+    # their own, marked "at a known address" (tests/crm/test_known_address.py).
     dwelling = cast.household_a.dwelling
     answers = {
         **ANSWERS,
@@ -124,8 +126,12 @@ def test_a_known_address_reuses_its_dwelling_and_household(cast, client, stateme
     client.post(form_url(cast), answers)
 
     assert Dwelling.objects.count() == dwellings
-    assert Case.objects.get().household == cast.household_a
-    assert Household.objects.filter(dwelling=dwelling).count() == 1
+    case = Case.objects.get()
+    assert case.household != cast.household_a
+    assert case.household.at_known_address and case.household.name == "Familie Klaver"
+    assert Household.objects.filter(dwelling=dwelling).count() == 2
+    cast.household_a.refresh_from_db()
+    assert cast.household_a.name == "Familie Alfa"
 
 
 def test_a_robot_filling_the_honeypot_gets_thanks_and_stores_nothing(cast, client, statement):

@@ -293,6 +293,38 @@ def test_an_intake_for_a_known_address_reuses_the_home(nip, cast, login):
     assert (dwelling.street, dwelling.city) == ("Kerkstraat", "De Bilt")
 
 
+def test_an_intake_where_a_household_lives_records_the_home_only(nip, cast, login):
+    # The intake finds the dwelling through the one service every sign-up uses; it never
+    # attaches to, renames or opens a case for the household of an initiative living there.
+    from crm import services as crm_services
+    from crm.models import Case
+    from dossier.models import Household
+
+    case = crm_services.case_open(household=cast.household_a, contact_email="alfa@example.org")
+    dwelling = cast.household_a.dwelling
+    before = (Dwelling.objects.count(), Household.objects.count(), Case.objects.count())
+    events = case.events.count()
+
+    response = login(cast.municipality_staff).post(
+        reverse("nip:application-new", args=[nip.programme.pk]),
+        _intake_post(
+            postcode=dwelling.postcode,
+            house_number=str(dwelling.house_number),
+            house_letter=dwelling.house_letter,
+            addition=dwelling.house_number_addition,
+        ),
+    )
+
+    assert response.status_code == 302
+    application = Application.objects.get()
+    assert application.dwelling == dwelling and application.household is None
+    assert (Dwelling.objects.count(), Household.objects.count(), Case.objects.count()) == before
+    cast.household_a.refresh_from_db()
+    case.refresh_from_db()
+    assert cast.household_a.name == "Familie Alfa"
+    assert (case.contact_email, case.events.count()) == ("alfa@example.org", events)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("postcode", "0123 AB"), ("house_number", "0"), ("owner_occupied", "maybe"), ("city", "")],

@@ -148,6 +148,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "crm:case-bulk-assign": roles(COORDINATOR),
     "crm:case-detail": CASE_WORK,
     "crm:case-assign": roles(COORDINATOR),
+    "crm:case-known-address": roles(COORDINATOR),
     "crm:case-transition": CASE_WORK,
     "crm:case-invite": CASE_WORK,
     "crm:case-note-add": CASE_WORK,
@@ -342,6 +343,7 @@ for _names, _attr in [
         [
             "crm:case-detail",
             "crm:case-assign",
+            "crm:case-known-address",
             "crm:case-transition",
             "crm:case-invite",
             "crm:case-note-add",
