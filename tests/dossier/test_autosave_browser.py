@@ -95,7 +95,8 @@ def test_a_reload_after_a_conflict_keeps_the_newer_save_and_lets_the_resident_us
     wait_saved(page)
     dossier.refresh_from_db()
     assert dossier.occupants == 2
-    assert page.get_by_role("region", name="Uw niet-opgeslagen tekst").is_visible()
+    # Still offered after the swap of the form.
+    page.get_by_role("region", name="Uw niet-opgeslagen tekst").wait_for()
     assert kept(page, dossier) == {"value": "5", "base": 0}
 
     # With the keyboard: from the offer to "Mijn tekst gebruiken".
@@ -248,3 +249,26 @@ def test_a_copy_sent_on_reconnect_after_someone_else_saved_is_refused_not_stored
         "2",
         "4",
     ]
+
+
+def test_a_copy_kept_without_its_version_is_offered_not_sent(browser_page, live_server, cast):
+    page = browser_page
+    dossier = cast.household_a.dossier
+    page.set_viewport_size(TABLET)
+    log_in(page, live_server, cast.resident.email)
+    page.goto(step_url(live_server, dossier))
+    # As an earlier version of the script kept it: the value alone.
+    page.evaluate(f"localStorage.setItem('wd-dossier:{dossier.pk}:energy:s-energy-occupants', '7')")
+    page.reload()
+    page.get_by_role("region", name="Uw niet-opgeslagen tekst").wait_for()
+    assert page.get_by_label("Aantal bewoners").input_value() == ""
+    assert page.locator("[data-kept-field='s-energy-occupants'] dd").all_inner_texts() == [
+        "Nog niet ingevuld",
+        "7",
+    ]
+    page.get_by_role("button", name="Mijn tekst gebruiken").click()
+    page.wait_for_function(
+        f"() => localStorage.getItem('wd-dossier:{dossier.pk}:energy:s-energy-occupants') === null"
+    )
+    dossier.refresh_from_db()
+    assert dossier.occupants == 7
