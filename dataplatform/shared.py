@@ -225,7 +225,11 @@ def on_measure_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
         return
     from dossier.models import Dossier
 
-    dossiers = Dossier.objects.filter(pk=instance.dossier_id)
-    household_id = dossiers.values_list("household_id", flat=True).first()
+    if type(instance).dossier.is_cached(instance):
+        # A measure loaded through its dossier (a topic's save) knows it: no query.
+        household_id = instance.dossier.household_id
+    else:
+        dossiers = Dossier.objects.filter(pk=instance.dossier_id)
+        household_id = dossiers.values_list("household_id", flat=True).first()
     if household_id is not None:
         shared_households_refresh([household_id])

@@ -19,6 +19,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import CheckConstraint, Model, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -189,27 +190,54 @@ def dossier_create(*, household: Household) -> Dossier:
     return dossier
 
 
-def _record(
+def _record_all(
     *,
     dossier: Dossier,
-    key: str,
-    value: Any,
+    values: dict[str, Any],
     source: str,
     actor: User,
     now: Any,
-    checked: bool = False,
 ) -> None:
-    ValueRecord.objects.update_or_create(
-        dossier=dossier,
-        field=key,
-        source=source,
-        defaults={
-            "value": as_text(value),
-            "recorded_by": actor,
-            "recorded_at": now,
-            "checked_in_home": checked,
-        },
+    """The source of each changed value (key -> value), in one upsert for the whole save.
+
+    ValueRecord is not audited and sends no signal anyone listens to, so one INSERT ... ON
+    CONFLICT stands in for a SELECT and an UPDATE (and a savepoint) per field. A record
+    keeps its source_detail, as update_or_create with these defaults did.
+    """
+    if not values:
+        return
+    ValueRecord.objects.bulk_create(
+        [
+            ValueRecord(
+                dossier=dossier,
+                field=key,
+                source=source,
+                value=as_text(value),
+                recorded_by=actor,
+                recorded_at=now,
+                checked_in_home=False,
+            )
+            for key, value in values.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["dossier", "field", "source"],
+        update_fields=["value", "recorded_by", "recorded_at", "checked_in_home"],
     )
+
+
+def _full_clean(instance: Model, *, changed: Any, exclude: list[str]) -> None:
+    """full_clean, asking the database only about the check constraints a change is part of.
+
+    Django validates each check constraint with a query of its own. One over fields this
+    save leaves alone holds already (the database enforces it), so asking again costs a
+    round trip per constraint and can tell nothing new.
+    """
+    changed = set(changed)
+    constraints = [c for c in instance._meta.constraints if isinstance(c, CheckConstraint)]
+    involved = any(
+        Q(constraint.condition).referenced_base_fields & changed for constraint in constraints
+    )
+    instance.full_clean(exclude=exclude, validate_constraints=involved)
 
 
 @transaction.atomic
@@ -232,6 +260,9 @@ def section_save(
     measures: per DossierMeasure id its fields. Only fields that differ from what is
     stored are written and recorded. Notes and the "checked in the home" mark are the
     coach's and are ignored for residents.
+
+    Returns the topic's row; its `dossier` is the dossier as stored now (its components
+    and measures are not loaded).
     """
     # The row lock serialises two saves of the same topic; the version check then
     # tells the second one that it started from an older state.
@@ -240,7 +271,11 @@ def section_save(
     # A coach filling in with the resident records the resident's answer (with the coach
     # as the one who typed it).
     source = Source.COACH if is_staff_editor and not on_behalf_of_resident else Source.RESIDENT
-    fresh = Dossier.objects.get(pk=dossier.pk)
+    # With the household: the audit entry of the save names the dossier by str(), which
+    # reads it.
+    fresh = Dossier.objects.select_related("household").get(pk=dossier.pk)
+    # The caller shows the topic as stored from this row, without loading it again.
+    row.dossier = fresh
     allowed = set(SECTION_FIELDS[section])
     changes: dict[str, tuple[Any, Any]] = {}
 
@@ -262,7 +297,10 @@ def section_save(
             component_changes[kind] = diff
             changes.update({f"{kind}.{n}": (getattr(row_c, n), v) for n, v in diff.items()})
 
-    measure_rows = {m.pk: m for m in fresh.measures.all()} if measures else {}
+    # With the measure type: the audit entry names each measure by str(), which reads it.
+    measure_rows = (
+        {m.pk: m for m in fresh.measures.select_related("measure_type")} if measures else {}
+    )
     measure_changes: dict[int, dict[str, Any]] = {}
     for pk, fields in (measures or {}).items():
         row_m = measure_rows.get(pk)
@@ -289,34 +327,33 @@ def section_save(
         return row
 
     now = timezone.now()
+    records: dict[str, Any] = {}
     if dossier_changes:
         for name, value in dossier_changes.items():
             setattr(fresh, name, value)
-            _record(dossier=fresh, key=name, value=value, source=source, actor=actor, now=now)
-        fresh.full_clean(exclude=["household"])
+            records[name] = value
+        _full_clean(fresh, changed=dossier_changes, exclude=["household"])
         fresh.save(update_fields=list(dossier_changes))
     for kind, diff in component_changes.items():
         row_c = component_rows[kind]
         for name, value in diff.items():
             setattr(row_c, name, value)
-            _record(
-                dossier=fresh,
-                key=f"{kind}.{name}",
-                value=value,
-                source=source,
-                actor=actor,
-                now=now,
-            )
-        row_c.full_clean(exclude=["dossier"])
+            records[f"{kind}.{name}"] = value
+        _full_clean(row_c, changed=diff, exclude=["dossier"])
         row_c.save(update_fields=list(diff))
     for pk, diff in measure_changes.items():
         row_m = measure_rows[pk]
         for name, value in diff.items():
             setattr(row_m, name, value)
+        written = set(diff)
         if row_m.status != "done":
             row_m.done_year, row_m.done_by = None, ""
-        row_m.full_clean(exclude=["dossier", "measure_type"])
-        row_m.save()
+            written |= {"done_year", "done_by"}
+        _full_clean(row_m, changed=written, exclude=["dossier", "measure_type"])
+        # Only what changed: the data platform's shared row is counted again only when
+        # the status is among them (dataplatform.shared.on_measure_changed).
+        row_m.save(update_fields=[*sorted(written), "updated_at"])
+    _record_all(dossier=fresh, values=records, source=source, actor=actor, now=now)
     if notes_changed:
         row.notes = notes
     if check_changed:

@@ -260,10 +260,15 @@ def _section_page(
     visit: bool = False,
     together: bool = False,
     records: dict[str, list[ValueRecord]] | None = None,
+    row: DossierSection | None = None,
 ) -> SectionPage:
-    """The forms of one topic, bound to `data` when given, with sources for staff."""
+    """The forms of one topic, bound to `data` when given, with sources for staff.
+
+    row: the topic's row when the caller has it already (a save returns it).
+    """
     staff = access.is_staff_viewer(request.user, residents=dossier.household.residents.all())
-    row = dossier.sections.get(section=section)
+    if row is None:
+        row = dossier.sections.get(section=section)
     save_class = StaffSaveForm if staff else SaveForm
     initial = {
         "version": row.version,
@@ -431,8 +436,14 @@ def dossier_section(request: HttpRequest, pk: int, section: str) -> HttpResponse
     if not write:
         return _section_response(request, _section_page(request, dossier, section, visit=visit))
 
-    page = _section_page(request, dossier, section, data=request.POST, visit=visit)
+    # Without the sources: a valid save shows them as they are after it (read once, then).
+    page = _section_page(request, dossier, section, data=request.POST, visit=visit, records={})
     if not page.is_valid():
+        # Validating wrote the typed values into `dossier`: show the sources against the
+        # stored ones.
+        fresh = _dossier_for(request, pk, Action.CHANGE)
+        page = _section_page(request, fresh, section, data=request.POST, visit=visit)
+        page.is_valid()
         return _section_response(request, page, status=422)
     meta = page.save_form.cleaned_data
     try:
@@ -479,9 +490,14 @@ def dossier_section(request: HttpRequest, pk: int, section: str) -> HttpResponse
         if visit:
             return redirect(reverse("dossier:dossier-visit", args=[pk]) + f"#topic-{section}")
         return redirect(request.get_full_path())
-    fresh = _dossier_for(request, pk, Action.CHANGE)
+    # The topic as stored, from what the save returns: the access check, the household
+    # and its residents are this request's already, and the save read the dossier under
+    # the topic's lock. Validating wrote the typed values into `dossier`; the stored ones
+    # replace them. The components and measures are read again by _section_page.
+    for name in SECTION_FIELDS[section]:
+        setattr(dossier, name, getattr(saved.dossier, name))
     together = bool(meta.get("on_behalf_of_resident"))
-    page = _section_page(request, fresh, section, visit=visit, together=together)
+    page = _section_page(request, dossier, section, visit=visit, together=together, row=saved)
     page.saved_at = timezone.now()
     page.saved_version = saved.version
     return _section_response(request, page)
@@ -498,7 +514,9 @@ def dossier_visit(request: HttpRequest, pk: int) -> HttpResponse:
     records = _records(dossier)
     pages = []
     for progress in _progress(dossier):
-        page = _section_page(request, dossier, progress.section, visit=True, records=records)
+        page = _section_page(
+            request, dossier, progress.section, visit=True, records=records, row=progress.row
+        )
         page.progress = progress
         pages.append(page)
     return render(request, "dossier/dossier_visit.html", {"dossier": dossier, "pages": pages})
