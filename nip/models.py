@@ -728,9 +728,11 @@ auditlog.register(BudgetLine)
 auditlog.register(
     Application,
     # The three yes/no answers about money are personal data that a masked log would
-    # still give away (half of "True"); the log records the decision and the amount.
+    # still give away (half of "True"); the log records the decision and the amount. The
+    # group repeats the income answer: that it changed would give the answer away too.
     exclude_fields=[
         "eligibility",
+        "group",
         "version",
         "updated_at",
         "income_below_threshold",

@@ -165,9 +165,7 @@ REGISTER: dict[str, Entry] = {
         A.COACHING,
         R.INACTIVE_DOSSIERS,
         personal="name assigned_coach residents",
-        # Workflow state, like a case's status: erasure keeps it, so an erased household
-        # that moved out stays ended and the one living there stays the only one.
-        operational="initiative dwelling occupancy ended_at created_at",
+        operational="initiative dwelling created_at",
     ),
     "dossier.ParameterSet": Entry(
         A.CONFIGURATION,
@@ -342,22 +340,26 @@ REGISTER: dict[str, Entry] = {
         R.LEGAL,
         personal=(
             "dwelling household intake_by owner_occupied woz_below_limit decided_by "
-            "decision_note amount_granted_eur species_document"
+            "decision_note species_document"
         ),
-        special="income_below_threshold debt_relief",
+        # The income and debt answers, and what is derived from them: the group (the focus
+        # group is the income answer), the stored check (its reasons repeat the answers),
+        # and the amount granted (full unburdening for the focus group, no maximum under
+        # debt counselling).
+        special="income_below_threshold debt_relief group eligibility amount_granted_eur",
         house=(
             "energy_label build_year dwelling_type shell_floor shell_facade shell_roof "
             "shell_windows species_check"
         ),
         operational=(
-            "programme status intake_channel intake_at group eligibility parameter_set "
-            "decided_at version updated_at"
+            "programme status intake_channel intake_at parameter_set decided_at version updated_at"
         ),
     ),
     "nip.Commitment": Entry(
         A.GRANTS,
         R.LEGAL,
-        personal="amount_eur spent_eur",
+        # The amount granted, split by source: derived from the group as that amount is.
+        special="amount_eur spent_eur",
         operational="application source created_at",
     ),
     "nip.ExecutedMeasure": Entry(
@@ -373,7 +375,9 @@ REGISTER: dict[str, Entry] = {
     "nip.MonitoringExport": Entry(
         A.GRANTS,
         R.EXPORTS,
-        personal="file requested_by",
+        # Its rows hold each application's debt answer and amount granted (nip.monitoring).
+        special="file",
+        personal="requested_by",
         operational=(
             "id programme period_start period_end format status rows_total rows_done "
             "attempts created_at finished_at expires_at"

@@ -9,6 +9,7 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
+from accounts.models import Organisation
 from privacy.register import REGISTER, DataClass, Entry, register_rows, stored_fields
 
 
@@ -119,3 +120,99 @@ def test_anonymous_is_sent_to_the_login(client):
     response = download(client)
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+# --- what repeats a special answer is special too ----------------------------------------
+
+# Derived from the income and debt answers: the group (the focus group is the income
+# answer), the stored eligibility check (its reasons repeat the answers), the amount granted
+# and its commitments (full unburdening for the focus group, no maximum under debt
+# counselling), and the RVO monitoring file (a row per application with its debt answer).
+DERIVED_SPECIAL = [
+    "nip.Application.group",
+    "nip.Application.eligibility",
+    "nip.Application.amount_granted_eur",
+    "nip.Commitment.amount_eur",
+    "nip.Commitment.spent_eur",
+    "nip.MonitoringExport.file",
+]
+
+
+@pytest.mark.parametrize(
+    "field", ["nip.Application.income_below_threshold", "nip.Application.debt_relief"]
+)
+def test_the_income_and_debt_answers_are_special(field):
+    label, name = field.rsplit(".", 1)
+    assert REGISTER[label].classes()[name] == DataClass.SPECIAL
+
+
+@pytest.mark.parametrize("field", DERIVED_SPECIAL)
+def test_what_is_derived_from_the_income_or_debt_answer_is_special(field):
+    label, name = field.rsplit(".", 1)
+    assert REGISTER[label].classes()[name] == DataClass.SPECIAL
+
+
+# Bookkeeping that changes with any save, whatever was answered.
+BOOKKEEPING = {"version", "updated_at"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("answer", ["income_below_threshold", "debt_relief"])
+def test_every_field_the_check_stores_from_a_special_answer_is_special(answer):
+    """Change only one special answer and evaluate: whatever else changes repeats it."""
+    from demo.nip_plan import programme_from_plan
+    from nip import services
+    from nip.models import Application
+    from tests import builders
+    from tests.nip.builders import make_application
+
+    municipality = builders.make_organisation(
+        Organisation.Kind.MUNICIPALITY, name="Gemeente R", slug="gemeente-r"
+    )
+    application = make_application(programme_from_plan(municipality), group="")
+    stored = [f for f in stored_fields(Application) if not f.many_to_many]
+
+    def evaluate(value: bool) -> dict[str, object]:
+        fresh = Application.objects.get(pk=application.pk)
+        services.application_answers_save(
+            application=fresh, answers={answer: value}, version=fresh.version
+        )
+        fresh = Application.objects.get(pk=application.pk)
+        return {f.name: f.value_from_object(fresh) for f in stored}
+
+    low, high = evaluate(True), evaluate(False)
+    changed = {name for name in low if low[name] != high[name]} - BOOKKEEPING - {answer}
+
+    classes = REGISTER["nip.Application"].classes()
+    assert changed, "the answer changed nothing: the test no longer shows the derivation"
+    assert {name: classes[name] for name in changed} == dict.fromkeys(changed, DataClass.SPECIAL)
+
+
+@pytest.mark.django_db
+def test_the_audit_log_keeps_no_trace_of_the_group_changing():
+    """A masked change of the group would still say the income answer changed."""
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from demo.nip_plan import programme_from_plan
+    from nip import services
+    from nip.models import Application
+    from tests import builders
+    from tests.nip.builders import make_application
+
+    municipality = builders.make_organisation(
+        Organisation.Kind.MUNICIPALITY, name="Gemeente S", slug="gemeente-s"
+    )
+    application = make_application(programme_from_plan(municipality), group="")
+    for value in (True, False):
+        fresh = Application.objects.get(pk=application.pk)
+        services.application_answers_save(
+            application=fresh, answers={"income_below_threshold": value}, version=fresh.version
+        )
+
+    entries = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Application), object_id=application.pk
+    )
+    assert Application.objects.get(pk=application.pk).group == "partial"
+    changed = {name for entry in entries for name in (entry.changes or {})}
+    assert not changed & {"group", "eligibility", "income_below_threshold"}
