@@ -165,7 +165,9 @@ REGISTER: dict[str, Entry] = {
         A.COACHING,
         R.INACTIVE_DOSSIERS,
         personal="name assigned_coach residents",
-        operational="initiative dwelling created_at",
+        # Workflow state, like a case's status: erasure keeps it, so an erased household
+        # that moved out stays ended and the one living there stays the only one.
+        operational="initiative dwelling occupancy ended_at created_at",
     ),
     "dossier.ParameterSet": Entry(
         A.CONFIGURATION,
