@@ -47,6 +47,8 @@ app.autodiscover_tasks()
 # rather than at the next beat, or after the broker's hour of visibility timeout.
 WORKER_READY_TASKS = (
     "outbox.tasks.drain",
+    "dossier.tasks.advice_reports_sweep",
+    "nip.tasks.monitoring_exports_sweep",
     "dataplatform.tasks.deliveries_send",
 )
 

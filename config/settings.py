@@ -285,6 +285,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "outbox.tasks.drain",
         "schedule": crontab(),  # every minute
     },
+    # Reports and monitoring exports whose worker died (their lease ran out) are made
+    # again; the same tasks run when a worker starts (config/celery.py).
+    "dossier-advice-reports-sweep": {
+        "task": "dossier.tasks.advice_reports_sweep",
+        "schedule": crontab(),
+    },
+    "nip-monitoring-exports-sweep": {
+        "task": "nip.tasks.monitoring_exports_sweep",
+        "schedule": crontab(),
+    },
     "crm-dossier-reminders": {
         "task": "crm.tasks.dossier_reminders",
         "schedule": crontab(hour=9, minute=0),

@@ -4,6 +4,14 @@ The figures are fixed when the report is asked for, in the request; the task onl
 them into a PDF. Each run of the task claims the report with a compare-and-set on
 `attempts`, so a task that is delivered twice (a worker killed after it started, a retry
 while the first run still works) never leaves two different PDFs or a stale status.
+
+A report in progress holds a lease (`lease_until`): a waiting report for STUCK_AFTER, a
+report being made for JOB_LEASE_SECONDS, renewed by its worker while the PDF is made, and
+a finished report whose mail has not gone out yet for as long as that mail may take.
+When the lease runs out, the worker is taken for dead: the sweep (every minute, and when
+a worker starts) has the report made or mailed again, long before the broker would hand
+the dead worker's message back (after its hour of visibility timeout). The page calls the
+same report "stuck" and offers to make it again.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, QuerySet
+from django.db.models import F, Max, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -27,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from accounts import access
 from accounts.access import Action
+from config.celery import lease_kept
 from dossier import advice, reports, signals, tasks
 from dossier.models import AdviceReport, Delivery, Dossier, ParameterSet, ReportStatus
 from dossier.models.report import report_path
@@ -36,9 +45,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# A report still "waiting" or "being made" after this long has lost its worker; the
-# coach may then ask again instead of waiting forever.
+# A report still waiting for a worker after this long has lost its task; the sweep sends
+# it again and the coach may ask again instead of waiting forever.
 STUCK_AFTER_MINUTES = 15
+QUEUED_LEASE = timedelta(minutes=STUCK_AFTER_MINUTES)
+# A mail that failed is retried by its task for up to an hour (config.celery
+# MAIL_TASK_OPTIONS); the sweep leaves it to those retries that long, and gives up on a
+# report that has not gone out a day after it was made.
+SEND_FAILED_LEASE = timedelta(hours=1)
+SEND_SWEEP_WINDOW = timedelta(days=1)
+
+
+def job_lease() -> timedelta:
+    """How long a running report is held by its worker without a sign of life."""
+    return timedelta(seconds=settings.JOB_LEASE_SECONDS)
 
 
 # Selectors -----------------------------------------------------------------------------
@@ -69,10 +89,14 @@ def recipients(*, dossier: Dossier) -> list[str]:
 
 
 def is_stuck(report: AdviceReport, *, now: datetime | None = None) -> bool:
+    """Waiting or being made, and its worker has not shown life within the lease."""
     if not report.in_progress:
         return False
+    now = now or timezone.now()
+    if report.lease_until is not None:
+        return report.lease_until < now
     since = report.started_at or report.created_at
-    return (now or timezone.now()) - since > timedelta(minutes=STUCK_AFTER_MINUTES)
+    return now - since > QUEUED_LEASE
 
 
 def to_print(*, viewer: User) -> QuerySet[AdviceReport]:
@@ -129,6 +153,7 @@ def report_request(
                     summary=summary.strip()[:4000],
                     delivery=delivery,
                     created_by=actor,
+                    lease_until=timezone.now() + QUEUED_LEASE,
                 )
         except IntegrityError:
             # Another request for this dossier won the race (SQLite has no row lock).
@@ -149,7 +174,12 @@ def report_retry(*, report: AdviceReport, actor: User) -> AdviceReport:
             with transaction.atomic():
                 updated = AdviceReport.objects.filter(
                     pk=report.pk, status=report.status, attempts=report.attempts
-                ).update(status=ReportStatus.QUEUED, error="", started_at=None)
+                ).update(
+                    status=ReportStatus.QUEUED,
+                    error="",
+                    started_at=None,
+                    lease_until=timezone.now() + QUEUED_LEASE,
+                )
         except IntegrityError:
             raise ValidationError(
                 _("Another report of this dossier is being made; wait until it is ready."),
@@ -176,20 +206,25 @@ def report_mark_printed(*, report: AdviceReport, actor: User) -> AdviceReport:
     return report
 
 
+def _this_run(pk: int, attempt: int) -> QuerySet[AdviceReport]:
+    """The report while this run still owns it: a later run takes it over."""
+    return AdviceReport.objects.filter(pk=pk, attempts=attempt, status=ReportStatus.RUNNING)
+
+
 def _finish(pk: int, attempt: int, **fields: object) -> int:
-    return AdviceReport.objects.filter(pk=pk, attempts=attempt, status=ReportStatus.RUNNING).update(
-        finished_at=timezone.now(), **fields
-    )
+    return _this_run(pk, attempt).update(finished_at=timezone.now(), **fields)
 
 
 def report_render(*, report_id: int) -> AdviceReport | None:
     """Make the PDF of a waiting report (the task's work); None when there is nothing to do."""
+    now = timezone.now()
     claimed = AdviceReport.objects.filter(
         pk=report_id, status__in=(ReportStatus.QUEUED, ReportStatus.RUNNING)
     ).update(
         status=ReportStatus.RUNNING,
         attempts=F("attempts") + 1,
-        started_at=timezone.now(),
+        started_at=now,
+        lease_until=now + job_lease(),
         error="",
     )
     if not claimed:
@@ -197,23 +232,42 @@ def report_render(*, report_id: int) -> AdviceReport | None:
         return None
     report = AdviceReport.objects.select_related("dossier__household__initiative").get(pk=report_id)
     attempt = report.attempts
+
+    def renew() -> None:
+        _this_run(report_id, attempt).update(lease_until=timezone.now() + job_lease())
+
     try:
-        pdf, pages = reports.advice_report_pdf(
-            figures=report.figures,
-            organisation=report.dossier.household.initiative,
-            number=report.number,
-            summary=report.summary,
-        )
+        # The lease is renewed while the PDF is made, however long that takes.
+        with lease_kept(renew, every=job_lease().total_seconds() / 4):
+            pdf, pages = reports.advice_report_pdf(
+                figures=report.figures,
+                organisation=report.dossier.household.initiative,
+                number=report.number,
+                summary=report.summary,
+            )
     except Exception as exc:
         # The exception's text may quote the report; the log gets its kind only.
         logger.error("advice report %s failed: %s", report_id, type(exc).__name__)
-        _finish(report_id, attempt, status=ReportStatus.FAILED, error="render_failed")
+        _finish(
+            report_id, attempt, status=ReportStatus.FAILED, error="render_failed", lease_until=None
+        )
         return None
     name = default_storage.save(report_path(report, ""), ContentFile(pdf))
+    # A report to mail holds the lease of its mail: the sweep mails it should the worker
+    # die before the mail went out.
+    sending = timezone.now() + job_lease() if report.delivery == Delivery.EMAIL else None
     try:
         with transaction.atomic():
             old = report.pdf.name
-            if not _finish(report_id, attempt, status=ReportStatus.DONE, pdf=name, pages=pages):
+            done = _finish(
+                report_id,
+                attempt,
+                status=ReportStatus.DONE,
+                pdf=name,
+                pages=pages,
+                lease_until=sending,
+            )
+            if not done:
                 # A newer run took the report over; its PDF is the one that counts.
                 default_storage.delete(name)
                 return None
@@ -271,6 +325,59 @@ def report_send(*, report_id: int) -> bool:
             sender=AdviceReport, report=report, how=Delivery.EMAIL, actor=None
         )
     return True
+
+
+def report_send_failed(*, report_id: int) -> None:
+    """The mail of this report failed: its task's retries own it for the next hour."""
+    AdviceReport.objects.filter(
+        pk=report_id, status=ReportStatus.DONE, sent_at__isnull=True
+    ).update(lease_until=timezone.now() + SEND_FAILED_LEASE)
+
+
+def reports_sweep(*, now: datetime | None = None) -> int:
+    """Make or mail again the reports whose worker died; return how many were sent again.
+
+    A report's lease runs out only when no worker shows life for it: one being made
+    renews it, one being mailed holds its row lock (skipped here). Each report taken
+    gets a new lease in the same transaction as its task, so the next sweep leaves it to
+    that task. The claims of the tasks make sure that a late original and the new run
+    never both finish: one PDF, one mail.
+    """
+    now = now or timezone.now()
+    expired = Q(lease_until__lt=now) | Q(
+        lease_until__isnull=True, created_at__lt=now - QUEUED_LEASE
+    )
+    with transaction.atomic():
+        to_make = list(
+            AdviceReport.objects.select_for_update(skip_locked=True)
+            .filter(expired, status__in=(ReportStatus.QUEUED, ReportStatus.RUNNING))
+            .values_list("pk", "status")
+        )
+        to_mail = list(
+            AdviceReport.objects.select_for_update(skip_locked=True)
+            .filter(
+                expired,
+                status=ReportStatus.DONE,
+                delivery=Delivery.EMAIL,
+                sent_at__isnull=True,
+                finished_at__gte=now - SEND_SWEEP_WINDOW,
+            )
+            .values_list("pk", flat=True)
+        )
+        for pk, status in to_make:
+            lease = QUEUED_LEASE if status == ReportStatus.QUEUED else job_lease()
+            AdviceReport.objects.filter(pk=pk).update(lease_until=now + lease)
+            tasks.advice_report_render.delay_on_commit(pk)
+        for pk in to_mail:
+            AdviceReport.objects.filter(pk=pk).update(lease_until=now + job_lease())
+            tasks.advice_report_send.delay_on_commit(pk)
+    if to_make or to_mail:
+        logger.warning(
+            "advice reports taken up again after their worker was lost: %s made, %s mailed",
+            len(to_make),
+            len(to_mail),
+        )
+    return len(to_make) + len(to_mail)
 
 
 def report_message_id(report: AdviceReport) -> str:

@@ -6,6 +6,7 @@ e-mail address, a name or an address.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from celery import shared_task
@@ -52,7 +53,20 @@ def advice_report_render(report_id: int) -> None:
 @shared_task(**MAIL_TASK_OPTIONS)
 def advice_report_send(report_id: int) -> None:
     """Mail the finished advice report with this id to the residents, once."""
-    advice_reports.report_send(report_id=report_id)
+    try:
+        advice_reports.report_send(report_id=report_id)
+    except Exception:
+        # This task's retries own the mail for a while; the sweep waits for them.
+        with contextlib.suppress(Exception):
+            advice_reports.report_send_failed(report_id=report_id)
+        raise
+
+
+@shared_task
+def advice_reports_sweep() -> None:
+    """Beat's job every minute, and a worker's when it starts: reports whose worker died
+    (their lease ran out) are made or mailed again."""
+    advice_reports.reports_sweep()
 
 
 @shared_task(**MAIL_TASK_OPTIONS)

@@ -704,6 +704,9 @@ class MonitoringExport(models.Model):
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("download possible until"), null=True, blank=True)
+    # Until when a worker answers for the export (nip.monitoring): past it, the sweep has
+    # the export made again.
+    lease_until = models.DateTimeField(_("held by its worker until"), null=True, blank=True)
 
     objects = AccessQuerySet.as_manager()
     access_policy = _municipality_policy("programme__municipality")

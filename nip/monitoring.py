@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -51,6 +52,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from accounts import exports
+from config.celery import lease_kept
 from dossier.models import DoneBy, MeasureType
 from nip import rules, tasks
 from nip.models import (
@@ -735,6 +737,17 @@ DOWNLOAD_HOURS = 24
 # An export still waiting or running after this long lost its task's message too (a dead
 # worker's message otherwise comes back and a new run takes the export over).
 STALE_AFTER = dt.timedelta(hours=6)
+# An export holds a lease (`lease_until`) while it waits and while it is made; the worker
+# renews it as it writes. One whose lease ran out lost its worker: the sweep (every
+# minute, and when a worker starts) has it made again, long before the broker would hand
+# the dead worker's message back after its hour of visibility timeout.
+QUEUED_LEASE = dt.timedelta(minutes=15)
+
+
+def job_lease() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.JOB_LEASE_SECONDS)
+
+
 SHEET = "Monitoring RVO"
 CONTENT_TYPES = {
     ExportFormat.XLSX: exports.XLSX_CONTENT_TYPE,
@@ -769,6 +782,7 @@ def monitoring_export_request(
         period_end=period.end,
         format=fmt,
         requested_by=actor,
+        lease_until=timezone.now() + QUEUED_LEASE,
     )
     tasks.monitoring_export_make.delay_on_commit(str(export.pk))
     return export
@@ -821,12 +835,16 @@ def _claim(export_id: uuid.UUID | str) -> MonitoringExport | None:
             )
             export.status = ExportStatus.FAILED
             export.finished_at = timezone.now()
+            export.lease_until = None
         else:
             export.status = ExportStatus.RUNNING
             export.attempts += 1
             export.rows_done = 0
+            export.lease_until = timezone.now() + job_lease()
         export.file = ""
-        export.save(update_fields=["status", "finished_at", "attempts", "rows_done", "file"])
+        export.save(
+            update_fields=["status", "finished_at", "attempts", "rows_done", "file", "lease_until"]
+        )
     if left_behind:
         default_storage.delete(left_behind)
     return export if export.status == ExportStatus.RUNNING else None
@@ -848,29 +866,18 @@ def monitoring_export_make(*, export_id: uuid.UUID | str) -> MonitoringExport | 
     period = Period(export.period_start, export.period_end)
     progress = _Progress(export_id, attempt)
     name = f"nip/exports/{uuid.uuid4().hex}.{export.format}"
+
+    def renew() -> None:
+        _this_run(export_id, attempt).update(lease_until=timezone.now() + job_lease())
+
     try:
-        total = monitoring_homes(programme=export.programme, period=period).count()
-        _this_run(export_id, attempt).update(rows_total=total)
-        # An anonymous temporary file; an XLSX file's rows wait in a private scratch
-        # folder that the next export deletes should this worker die (accounts.exports).
-        with tempfile.TemporaryFile() as handle:
-            monitoring_file_write(
-                handle,
-                programme=export.programme,
-                period=period,
-                fmt=export.format,
-                rows=progress.count(monitoring_rows(programme=export.programme, period=period)),
-            )
-            handle.seek(0)
-            # Named on the row first: should this worker die before the row says done,
-            # the next run or the purge finds the file and deletes it.
-            _this_run(export_id, attempt).update(file=name)
-            name = default_storage.save(name, File(handle, name=name))
+        with lease_kept(renew, every=job_lease().total_seconds() / 4):
+            name = _write(export, attempt, name, period, progress)
     except Exception as exc:
         # The exception's text may quote a row; the log gets its kind only.
         logger.error("monitoring export %s failed: %s", export_id, type(exc).__name__)
         _this_run(export_id, attempt).update(
-            status=ExportStatus.FAILED, finished_at=timezone.now(), file=""
+            status=ExportStatus.FAILED, finished_at=timezone.now(), file="", lease_until=None
         )
         default_storage.delete(name)
         return None
@@ -882,6 +889,7 @@ def monitoring_export_make(*, export_id: uuid.UUID | str) -> MonitoringExport | 
         rows_total=progress.done,
         finished_at=now,
         expires_at=now + dt.timedelta(hours=DOWNLOAD_HOURS),
+        lease_until=None,
     )
     if not finished:
         # A later run took the export over; its file is the one that counts.
@@ -889,6 +897,29 @@ def monitoring_export_make(*, export_id: uuid.UUID | str) -> MonitoringExport | 
         return None
     export.refresh_from_db()
     return export
+
+
+def _write(
+    export: MonitoringExport, attempt: int, name: str, period: Period, progress: _Progress
+) -> str:
+    """Write the export's file to a temporary file, store it and return its stored name."""
+    total = monitoring_homes(programme=export.programme, period=period).count()
+    _this_run(export.pk, attempt).update(rows_total=total)
+    # An anonymous temporary file; an XLSX file's rows wait in a private scratch
+    # folder that the next export deletes should this worker die (accounts.exports).
+    with tempfile.TemporaryFile() as handle:
+        monitoring_file_write(
+            handle,
+            programme=export.programme,
+            period=period,
+            fmt=export.format,
+            rows=progress.count(monitoring_rows(programme=export.programme, period=period)),
+        )
+        handle.seek(0)
+        # Named on the row first: should this worker die before the row says done,
+        # the next run or the purge finds the file and deletes it.
+        _this_run(export.pk, attempt).update(file=name)
+        return default_storage.save(name, File(handle, name=name))
 
 
 def monitoring_export_expired(export: MonitoringExport, *, now: dt.datetime | None = None) -> bool:
@@ -926,6 +957,34 @@ def monitoring_exports_purge(*, now: dt.datetime | None = None) -> int:
         MonitoringExport.objects.filter(pk=export_id).update(file="")
         deleted += 1
     return deleted
+
+
+def monitoring_exports_sweep(*, now: dt.datetime | None = None) -> int:
+    """Have the exports whose worker died (their lease ran out) made again; return how many.
+
+    Each export taken gets a new lease in the same transaction as its task, so the next
+    sweep leaves it to that task; its claim (`attempts`) makes the late original, should
+    it still be alive, keep nothing.
+    """
+    now = now or timezone.now()
+    expired = Q(lease_until__lt=now) | Q(
+        lease_until__isnull=True, created_at__lt=now - QUEUED_LEASE
+    )
+    with transaction.atomic():
+        lost = list(
+            MonitoringExport.objects.select_for_update(skip_locked=True)
+            .filter(expired, status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING))
+            .values_list("pk", "status")
+        )
+        for export_id, status in lost:
+            lease = QUEUED_LEASE if status == ExportStatus.QUEUED else job_lease()
+            MonitoringExport.objects.filter(pk=export_id).update(lease_until=now + lease)
+            tasks.monitoring_export_make.delay_on_commit(str(export_id))
+    if lost:
+        logger.warning(
+            "monitoring exports taken up again after their worker was lost: %s", len(lost)
+        )
+    return len(lost)
 
 
 EXPORT_FORMATS = tuple(ExportFormat.values)

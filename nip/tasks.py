@@ -27,3 +27,10 @@ def monitoring_export_make(export_id: str) -> None:
 def monitoring_exports_purge() -> None:
     """Beat's hourly job: delete the files of monitoring exports that have expired."""
     monitoring.monitoring_exports_purge()
+
+
+@shared_task
+def monitoring_exports_sweep() -> None:
+    """Beat's job every minute, and a worker's when it starts: exports whose worker died
+    (their lease ran out) are made again."""
+    monitoring.monitoring_exports_sweep()

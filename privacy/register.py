@@ -256,7 +256,7 @@ REGISTER: dict[str, Entry] = {
         personal="figures summary pdf delivery sent_at printed_at created_by",
         operational=(
             "dossier number parameter_set status error attempts pages created_at started_at "
-            "finished_at"
+            "finished_at lease_until"
         ),
     ),
     # crm
@@ -382,7 +382,7 @@ REGISTER: dict[str, Entry] = {
         personal="requested_by",
         operational=(
             "id programme period_start period_end format status rows_total rows_done "
-            "attempts created_at finished_at expires_at"
+            "attempts created_at finished_at expires_at lease_until"
         ),
     ),
     # dataplatform

@@ -11,6 +11,10 @@ back), or of an RVO monitoring file made in the background. Two ways to die:
 - the whole worker is killed (the machine or the container goes): the message stays
   unacknowledged in Redis until the broker's visibility timeout (an hour in production);
   a new worker started here with a timeout of a few seconds takes it over.
+- the whole worker is killed, and the new one keeps the production visibility timeout of
+  an hour: the job's lease, no longer renewed by the dead worker, runs out, and the
+  sweep the new worker runs when it starts has the job done again ("lease" below; the
+  dead worker held a lease of a few seconds here instead of two minutes).
 
 Either way the job ends done, once in effect: one report row, one PDF, one mail; one
 publication stored by the platform and its outbox row delivered; one monitoring file.
@@ -30,7 +34,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
@@ -40,6 +44,7 @@ import pytest
 from django.apps import apps
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from dataplatform import tasks as dataplatform_tasks
 from dataplatform.models import DeliveryStatus
@@ -64,6 +69,8 @@ JOB_TIMEOUT = 90
 # The new worker's visibility timeout when the whole old one was killed: long enough for
 # a report to be made before its own message would be handed out again.
 SHORT_VISIBILITY = 5
+# The lease of the killed worker's jobs in the "lease" variant, in seconds.
+SHORT_LEASE = 3
 
 # Runs `celery` after installing the stopping point named by FAULT_STAGE. The first
 # process to reach it writes its pid to FAULT_DIR/reached and waits there to be killed;
@@ -160,12 +167,16 @@ class Workers:
         self.env = env
         self.started: list[Worker] = []
 
-    def start(self, *, stage: str = "", visibility: int | None = None) -> Worker:
+    def start(
+        self, *, stage: str = "", visibility: int | None = None, lease: int | None = None
+    ) -> Worker:
         number = len(self.started) + 1
         log = self.tmp_path / f"worker-{number}.log"
         env = {**self.env, "FAULT_STAGE": stage, "FAULT_DIR": str(self.tmp_path)}
         if visibility is not None:
             env["FAULT_VISIBILITY_TIMEOUT"] = str(visibility)
+        if lease is not None:
+            env["JOB_LEASE_SECONDS"] = str(lease)
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [
@@ -234,25 +245,44 @@ def kill(worker: Worker, child: int, how: str) -> None:
         worker.process.wait(timeout=10)
 
 
-def recover(pool: Workers, worker: Worker, how: str) -> None:
-    """After a child's death the same worker carries on; after the whole worker's, a new one."""
+def first_lease(how: str) -> int | None:
+    """The lease of the first worker's jobs: a short one where the test waits for it."""
+    return SHORT_LEASE if how == "lease" else None
+
+
+def recover(pool: Workers, worker: Worker, how: str, *, lease_expired=None) -> None:
+    """After a child's death the same worker carries on; after the whole worker's, a new one.
+
+    In the "lease" variant the new worker keeps the broker's hour of visibility timeout:
+    it is started once the dead worker's lease has run out, and only its sweep can finish
+    the job within the test's time.
+    """
     if how == "child":
         wait_until(lambda: "WorkerLostError" in worker.text(), what="the requeue", logs=pool.logs)
         assert worker.process.poll() is None
+    elif how == "lease":
+        if lease_expired is not None:
+            wait_until(lease_expired, what="the end of the lease", logs=pool.logs)
+        pool.start()
     else:
         pool.start(visibility=SHORT_VISIBILITY)
+
+
+def expired(queryset) -> Callable[[], bool]:
+    """Whether the one job in `queryset` is held by nobody any more."""
+    return lambda: queryset.filter(lease_until__lt=timezone.now()).exists()
 
 
 def media_files(root: Path) -> list[Path]:
     return sorted(path for path in root.rglob("*") if path.is_file())
 
 
-@pytest.mark.parametrize("how", ["child", "worker"])
+@pytest.mark.parametrize("how", ["child", "worker", "lease"])
 @pytest.mark.parametrize("stage", ["render", "mail"])
 def test_a_report_survives_a_killed_worker_and_is_made_and_mailed_once(
     seeded_parameters, cast, workers, tmp_path, stage, how
 ):
-    worker = workers.start(stage=stage)
+    worker = workers.start(stage=stage, lease=first_lease(how))
     prepare(cast.household_a)
 
     report = advice_reports.report_request(
@@ -274,7 +304,7 @@ def test_a_report_survives_a_killed_worker_and_is_made_and_mailed_once(
         assert media_files(tmp_path / "media") == []
 
     kill(worker, child, how)
-    recover(workers, worker, how)
+    recover(workers, worker, how, lease_expired=expired(AdviceReport.objects.filter(pk=report.pk)))
 
     def mailed() -> bool:
         report.refresh_from_db()
@@ -336,7 +366,7 @@ def holding_platform(workers) -> Iterator[HoldingPlatform]:
     server.stop()
 
 
-@pytest.mark.parametrize("how", ["child", "worker"])
+@pytest.mark.parametrize("how", ["child", "worker", "lease"])
 def test_a_delivery_cut_off_after_its_post_is_stored_once_and_marked_delivered(
     cast, workers, holding_platform, how
 ):
@@ -401,7 +431,7 @@ def test_a_worker_killed_after_the_mail_was_handed_over_sends_the_same_message_a
     assert expected == f"<adviesrapport-{report.pk}-{report.number}@woningdossier.example.nl>"
 
 
-@pytest.mark.parametrize("how", ["child", "worker"])
+@pytest.mark.parametrize("how", ["child", "worker", "lease"])
 def test_a_monitoring_export_survives_a_killed_worker_and_leaves_one_file(
     cast, workers, tmp_path, how
 ):
@@ -417,7 +447,7 @@ def test_a_monitoring_export_survives_a_killed_worker_and_leaves_one_file(
             programme, status="approved", amount_granted_eur=Decimal("1460")
         )
         make_measure(application)
-    worker = workers.start(stage="export")
+    worker = workers.start(stage="export", lease=first_lease(how))
 
     export = monitoring.monitoring_export_request(
         programme=programme,
@@ -431,7 +461,9 @@ def test_a_monitoring_export_survives_a_killed_worker_and_leaves_one_file(
     assert (export.status, export.attempts) == (ExportStatus.RUNNING, 1)
 
     kill(worker, int(reached.read_text()), how)
-    recover(workers, worker, how)
+    recover(
+        workers, worker, how, lease_expired=expired(MonitoringExport.objects.filter(pk=export.pk))
+    )
 
     def finished() -> bool:
         export.refresh_from_db()

@@ -70,6 +70,9 @@ class AdviceReport(models.Model):
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Until when a worker answers for the report (dossier.advice_reports): past it, the
+    # report is stuck and the sweep has it made or mailed again.
+    lease_until = models.DateTimeField(_("held by its worker until"), null=True, blank=True)
 
     objects = AccessQuerySet.as_manager()
     # The household's policy, except that residents read their reports and never make one.
