@@ -17,7 +17,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from config.celery import lease_kept
+from config.celery import app, lease_kept
 from dossier import advice_reports, tasks
 from dossier.models import AdviceReport, Delivery, Dossier, ReportStatus
 from tests.dossier.test_advice_reports import SITE, files_in, prepare
@@ -126,8 +126,12 @@ def test_a_report_being_made_keeps_its_lease_while_its_worker_works(waiting):
         if len(calls) >= 3:
             renewed.set()
 
-    with lease_kept(renew, every=0.01):
-        assert renewed.wait(30)
+    app.conf.task_always_eager = False
+    try:
+        with lease_kept(renew, every=0.01):
+            assert renewed.wait(30)
+    finally:
+        app.conf.task_always_eager = True
     after = len(calls)
     renewed.clear()
     assert not renewed.wait(0.05) and len(calls) == after
