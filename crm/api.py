@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 from auditlog.context import set_extra_data
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -169,6 +170,34 @@ def _acting(request: Request, fields: Mapping[str, str] | None = None) -> Iterat
         raise serializers.ValidationError(_error_dict(error, fields or {})) from None
 
 
+class Conflict(APIException):
+    """A well-formed request the case's or visit's present state refuses: 409, with
+    messages per field as a 400 has them."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("This step is not possible now.")
+    default_code = "conflict"
+
+
+REFUSED_BY_STATE = OpenApiResponse(
+    description=(
+        "Well-formed, but refused by the present state of the case or visit (or by the "
+        "clock): messages per field."
+    )
+)
+
+
+@contextlib.contextmanager
+def _acting_on_state(request: Request, fields: Mapping[str, str] | None = None) -> Iterator[None]:
+    """As _acting, for a step whose input the schema describes in full: what the serializer
+    let through is well formed, so the service's refusal is about the state (409)."""
+    with _acting(request, fields):
+        try:
+            yield
+        except DjangoValidationError as error:
+            raise Conflict(_error_dict(error, fields or {})) from None
+
+
 class CrmApi(APIView):
     permission_classes = [IsCrmStaffOrApiToken]
 
@@ -305,8 +334,22 @@ class TaskPageOutput(PageOutput):
     results = TaskOutput(many=True)
 
 
+# DRF refuses NUL characters in every CharField; this says so in the schema (a pattern).
+NO_NUL = RegexValidator(r"\A[^\x00]*\Z", message=_("Null characters are not allowed."))
+
+
+class PlainTextField(serializers.CharField):
+    """A CharField whose refusal of NUL characters the schema states."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ] + [NO_NUL]
+
+
 class TextInput(serializers.Serializer):
-    text = serializers.CharField(
+    text = PlainTextField(
         required=False,
         allow_blank=True,
         default="",
@@ -526,6 +569,7 @@ class CaseTransitionApi(CrmApi):
             400: BAD_INPUT,
             403: NOT_ALLOWED,
             404: NOT_FOUND,
+            409: REFUSED_BY_STATE,
         },
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -533,7 +577,7 @@ class CaseTransitionApi(CrmApi):
         serializer = self.CaseTransitionInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        with _acting(request, {"transition": "action", "visit_planned": "action"}):
+        with _acting_on_state(request, {"transition": "action", "visit_planned": "action"}):
             case = services.case_transition(
                 case=case, action=data["action"], actor=_actor(request), text=data["text"]
             )
@@ -731,7 +775,9 @@ class VisitPlanApi(CrmApi):
         tags=["visits"],
         description=(
             "Plan the visit of the case's energy coach; the case moves to 'visit planned'. "
-            "The case needs a coach and may have one planned visit at a time."
+            "Input the schema does not allow is refused with 400. A case without a coach, a "
+            "case that already has a planned visit and a start that is no longer in the "
+            "future are refused with 409."
         ),
         request=VisitPlanInput,
         responses={
@@ -740,6 +786,7 @@ class VisitPlanApi(CrmApi):
             400: BAD_INPUT,
             403: NOT_ALLOWED,
             404: NOT_FOUND,
+            409: REFUSED_BY_STATE,
         },
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -751,10 +798,8 @@ class VisitPlanApi(CrmApi):
         data = serializer.validated_data
         coach = case.household.assigned_coach
         if coach is None:
-            raise serializers.ValidationError(
-                {"non_field_errors": [_("Assign an energy coach first.")]}
-            )
-        with _acting(request, {"start_past": "start", "duration": "duration_minutes"}):
+            raise Conflict({"non_field_errors": [_("Assign an energy coach first.")]})
+        with _acting_on_state(request, {"start_past": "start", "duration": "duration_minutes"}):
             visit = services.visit_plan(
                 case=case,
                 coach=coach,
@@ -770,7 +815,11 @@ class VisitDoneApi(CrmApi):
     @extend_schema(
         operation_id="crm_visit_done",
         tags=["visits"],
-        description="The visit took place; the case moves to 'visit done'.",
+        description=(
+            "The visit took place; the case moves to 'visit done'. Input the schema does not "
+            "allow is refused with 400; a visit that has not started yet, or is no longer "
+            "planned, with 409."
+        ),
         request=TextInput,
         responses={
             401: NO_LOGIN,
@@ -778,13 +827,14 @@ class VisitDoneApi(CrmApi):
             400: BAD_INPUT,
             403: NOT_ALLOWED,
             404: NOT_FOUND,
+            409: REFUSED_BY_STATE,
         },
     )
     def post(self, request: Request, pk: int) -> Response:
         visit = _get(request, _visits(request), pk, Action.CHANGE)
         serializer = TextInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with _acting(request):
+        with _acting_on_state(request):
             visit = services.visit_done(
                 visit=visit, actor=_actor(request), text=serializer.validated_data["text"]
             )

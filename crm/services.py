@@ -471,8 +471,20 @@ def _visit_finish(*, visit: Visit, actor: User, action: str, status: str, text: 
 
 
 @transaction.atomic
-def visit_done(*, visit: Visit, actor: User, text: str = "") -> Visit:
-    """The visit took place; the case moves to "visit done"."""
+def visit_done(
+    *, visit: Visit, actor: User, text: str = "", now: dt.datetime | None = None
+) -> Visit:
+    """The visit took place; the case moves to "visit done".
+
+    A visit that has not begun yet cannot have taken place: it is refused and nothing
+    changes (it can still be cancelled). The start of a visit never changes after it is
+    planned, so the row the caller loaded is good enough to check.
+    """
+    if visit.planned_start > (now or timezone.now()):
+        raise ValidationError(
+            _("This visit has not started yet. Mark it done after it has taken place."),
+            code="visit_future",
+        )
     return _visit_finish(
         visit=visit,
         actor=actor,

@@ -78,6 +78,11 @@ def soon(days: int = 3) -> dt.datetime:
     return timezone.now() + dt.timedelta(days=days)
 
 
+def after(visit: Visit) -> dt.datetime:
+    """A moment when the visit has taken place."""
+    return visit.planned_start + dt.timedelta(minutes=visit.duration_minutes)
+
+
 # Opening ------------------------------------------------------------------------------
 
 
@@ -264,7 +269,7 @@ def test_closing_stamps_the_case_and_reopening_returns_to_where_it_was(cast, cas
     visit = services.visit_plan(
         case=case, coach=cast.alice, start=soon(), duration_minutes=90, actor=cast.alice
     )
-    services.visit_done(visit=visit, actor=cast.alice)
+    services.visit_done(visit=visit, actor=cast.alice, now=after(visit))
     services.case_transition(case=case, action=pipeline.MARK_REPORT_SENT, actor=cast.alice)
     services.case_transition(case=case, action=pipeline.START_FOLLOW_UP, actor=cast.alice)
     services.case_transition(case=case, action=pipeline.CLOSE, actor=cast.coordinator, text="Klaar")
@@ -392,7 +397,7 @@ def test_cancelling_a_visit_goes_back_to_the_status_before_planning(cast, case, 
     assert case.status == CaseStatus.DOSSIER_FILLED_IN
     assert Visit.objects.get(pk=visit.pk).status == VisitStatus.CANCELLED
     with pytest.raises(ValidationError) as refused:
-        services.visit_done(visit=visit, actor=cast.bob)
+        services.visit_done(visit=visit, actor=cast.bob, now=after(visit))
     assert refused.value.code == "visit_state"
     # A new date can be planned after the cancellation.
     services.visit_plan(
@@ -421,8 +426,27 @@ def test_a_visit_done_moves_the_case_on(cast, case, assign):
     visit = services.visit_plan(
         case=case, coach=cast.alice, start=soon(), duration_minutes=60, actor=cast.alice
     )
-    services.visit_done(visit=visit, actor=cast.alice)
+    services.visit_done(visit=visit, actor=cast.alice, now=after(visit))
     assert Case.objects.get(pk=case.pk).status == CaseStatus.VISIT_DONE
+    assert Visit.objects.get(pk=visit.pk).status == VisitStatus.DONE
+
+
+def test_a_visit_that_has_not_started_is_not_marked_done(cast, case, assign):
+    assign(case, cast.alice, cast.coordinator)
+    visit = services.visit_plan(
+        case=case, coach=cast.alice, start=soon(), duration_minutes=60, actor=cast.alice
+    )
+    events = CaseEvent.objects.count()
+    with pytest.raises(ValidationError) as refused:
+        services.visit_done(
+            visit=visit, actor=cast.alice, now=visit.planned_start - dt.timedelta(seconds=1)
+        )
+    assert refused.value.code == "visit_future"
+    assert Case.objects.get(pk=case.pk).status == CaseStatus.VISIT_PLANNED
+    assert Visit.objects.get(pk=visit.pk).status == VisitStatus.PLANNED
+    assert CaseEvent.objects.count() == events
+    # The moment it begins it may be recorded as done.
+    services.visit_done(visit=visit, actor=cast.alice, now=visit.planned_start)
     assert Visit.objects.get(pk=visit.pk).status == VisitStatus.DONE
 
 

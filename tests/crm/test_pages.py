@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -444,11 +445,35 @@ def test_the_coach_plans_a_visit_marks_it_done_and_a_past_time_is_refused(
     assert (visit.coach, visit.duration_minutes) == (cast.alice, 60)
     assert Case.objects.get(pk=alice_case.pk).status == CaseStatus.VISIT_PLANNED
 
-    assert client.post(reverse("crm:visit-done", args=[visit.pk])).status_code == 302
+    with time_machine.travel(visit.planned_start + dt.timedelta(minutes=90), tick=False):
+        # Three days on: the coach logs in again after the visit and records it.
+        client = login(cast.alice)
+        assert client.post(reverse("crm:visit-done", args=[visit.pk])).status_code == 302
     assert Visit.objects.get().status == VisitStatus.DONE
     assert Case.objects.get(pk=alice_case.pk).status == CaseStatus.VISIT_DONE
     again = client.post(reverse("crm:visit-cancel", args=[visit.pk]))
     assert texts(again) and Visit.objects.get().status == VisitStatus.DONE
+
+
+@pytest.mark.parametrize("who", ["alice", "coordinator"])
+def test_a_visit_that_has_not_started_is_not_marked_done_but_can_be_cancelled(
+    cast, login, visit, who
+):
+    client = login(getattr(cast, who))
+    events = CaseEvent.objects.count()
+    assert visit.planned_start > timezone.now()
+    response = client.post(reverse("crm:visit-done", args=[visit.pk]))
+    assert response.status_code == 302
+    assert texts(response) == [
+        "Dit bezoek is nog niet begonnen. Markeer het als gedaan nadat het heeft plaatsgevonden."
+    ]
+    assert Visit.objects.get(pk=visit.pk).status == VisitStatus.PLANNED
+    assert Case.objects.get(pk=visit.case_id).status == CaseStatus.VISIT_PLANNED
+    assert CaseEvent.objects.count() == events
+
+    response = client.post(reverse("crm:visit-cancel", args=[visit.pk]))
+    assert response.status_code == 302
+    assert Visit.objects.get(pk=visit.pk).status == VisitStatus.CANCELLED
 
 
 def test_cancelling_a_visit_returns_the_case(cast, login, visit):

@@ -186,7 +186,9 @@ def visit_done(cast, household) -> Case:
         duration_minutes=90,
         actor=cast.alice,
     )
-    services.visit_done(visit=visit, actor=cast.alice)
+    services.visit_done(
+        visit=visit, actor=cast.alice, now=visit.planned_start + dt.timedelta(minutes=90)
+    )
     case.refresh_from_db()
     return case
 

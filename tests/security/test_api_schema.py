@@ -30,8 +30,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -267,3 +269,54 @@ def test_an_object_id_too_large_for_the_database_is_not_found(api, url):
         response = _client_of(api, "coordinator").get(url)
         transaction.set_rollback(True)
     assert response.status_code == 404
+
+
+# The steps whose input the schema describes in full: whatever it allows is taken, or
+# refused for the case's or visit's state (409), never turned away as bad input (400).
+STEPS = [
+    "POST /api/v1/cases/{id}/transition/",
+    "POST /api/v1/cases/{id}/visits/",
+    "POST /api/v1/visits/{id}/done/",
+]
+STEP_EXAMPLES = 40
+
+
+@pytest.mark.parametrize("caller", ["coordinator", "coach", "key:initiative"])
+@pytest.mark.parametrize("label", STEPS)
+def test_input_the_schema_allows_is_never_refused_as_bad_input(api, label, caller):
+    """Schemathesis's positive-data check: schema-valid requests about organisation 1's
+    real case and visit, as the people who may take the step."""
+    (operation,) = [op for op in _operations(api.schema) if op.label == label]
+    credentials = api.credentials[caller]
+    real = _real_path_parameters(api.world, operation.path)
+    statuses: set[int] = set()
+
+    @given(
+        case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=real)
+    )
+    @hypothesis_settings(
+        max_examples=STEP_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case) -> None:
+        if credentials["cookies"]:
+            case.headers.pop("Authorization", None)
+        with transaction.atomic():
+            try:
+                response = case.call_and_validate(
+                    headers=credentials["headers"],
+                    cookies=credentials["cookies"],
+                    checks=[*CHECKS, positive_data_acceptance],
+                )
+            finally:
+                transaction.set_rollback(True)
+        statuses.add(response.status_code)
+
+    check()
+    # The requests reached the step itself: the case has a planned visit that lies in the
+    # future, so planning another or marking this one done is refused for its state.
+    assert 409 in statuses, statuses
+    assert 400 not in statuses
