@@ -15,12 +15,13 @@ from unittest import mock
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from config.celery import app, lease_kept
 from dossier import advice_reports, tasks
 from dossier.models import AdviceReport, Delivery, Dossier, ReportStatus
-from tests.dossier.test_advice_reports import SITE, files_in, prepare
+from tests.dossier.test_advice_reports import SITE, files_in, prepare, reports_url
 
 pytestmark = pytest.mark.django_db
 
@@ -210,3 +211,30 @@ def test_a_report_on_paper_holds_no_lease_once_made(waiting):
     waiting.refresh_from_db()
     assert waiting.status == ReportStatus.DONE and waiting.lease_until is None
     assert advice_reports.reports_sweep(now=timezone.now() + 100 * LEASE) == 0
+
+
+def test_the_page_offers_a_retry_once_the_lease_ran_out_and_the_retry_makes_it(
+    cast, login, waiting, django_capture_on_commit_callbacks
+):
+    start = timezone.now()
+    died_while_making(waiting, at=start)
+    retry = reverse("dossier:report-retry", args=[waiting.dossier_id, waiting.pk])
+    client = login(cast.alice)
+
+    with time_machine.travel(start + LEASE - dt.timedelta(seconds=1), tick=False):
+        page = client.get(reports_url(cast.household_a))
+        assert page.status_code == 200
+        assert retry not in page.content.decode()
+        # Asked for anyway (an old tab): refused while the worker may still be at it.
+        client.post(retry)
+        waiting.refresh_from_db()
+        assert (waiting.status, waiting.attempts) == (ReportStatus.RUNNING, 1)
+
+    with time_machine.travel(start + LEASE + dt.timedelta(seconds=1), tick=False):
+        page = client.get(reports_url(cast.household_a))
+        assert retry in page.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(retry)
+        assert response.status_code in (200, 302)
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.attempts) == (ReportStatus.DONE, 2)
