@@ -8,6 +8,7 @@ import importlib
 import pytest
 from django.apps import apps
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from dataplatform.models import Level
 from tests.dataplatform.builders import make_agreement, make_publication
@@ -65,5 +66,8 @@ def test_the_figures_fit_a_tablet_and_pass_axe(browser_page, live_server, cast, 
 
     page.get_by_role("link", name="Volgende pagina").click()
     page.wait_for_url("**page=2")
-    assert page.locator("#areas-table tbody tr").count() == 12
+    # Waits for the second page's rows (a count right after the address changes may still
+    # read the first page's 25 while it is being replaced).
+    expect(page.locator("#areas-table tbody tr")).to_have_count(12)
+    page.wait_for_load_state()
     assert serious_violations(page) == []

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from dossier import services
 from dossier.models import Dossier, DossierSection
@@ -22,6 +25,15 @@ RESULTS = Path("test-results")
 
 def step_url(live_server, dossier: Dossier, section: str = "house") -> str:
     return live_server.url + reverse("dossier:dossier-section", args=[dossier.pk, section])
+
+
+@contextmanager
+def saved(page) -> Iterator[None]:
+    """Around a change of an autosaving form: waits until the save's answer is in."""
+    with page.expect_response(lambda response: response.request.method == "POST") as answer:
+        yield
+    assert answer.value.ok, answer.value.status
+    page.wait_for_load_state()
 
 
 def wait_saved(page, section: str) -> None:
@@ -91,18 +103,21 @@ def test_it_lets_a_coach_complete_a_topic_in_visit_mode_on_a_tablet(
     topic = page.locator("#topic-installations")
     topic.locator("summary").click()
     form = topic.locator("form")
-    form.get_by_label(re.compile(r"^Verwarming")).select_option("hr_boiler")
-    wait_saved(page, "installations")
-    form.get_by_label("Aantekeningen van de energiecoach").fill("Ketel hangt op zolder.")
-    form.get_by_label("Aantekeningen van de energiecoach").blur()
-    wait_saved(page, "installations")
-    form.get_by_label("Gecontroleerd in de woning").check()
-    page.wait_for_function(
-        "() => document.querySelector('#topic-installations input[name$=checked_in_home]').checked"
-    )
-    page.wait_for_timeout(1200)
+    # Each change is saved by a request of its own, whose answer replaces the form: wait for
+    # that answer (the status line already says "saved" from the change before) and for
+    # the new form before the next step, however slow the machine is.
+    with saved(page):
+        form.get_by_label(re.compile(r"^Verwarming")).select_option("hr_boiler")
+    with saved(page):
+        form.get_by_label("Aantekeningen van de energiecoach").fill("Ketel hangt op zolder.")
+        form.get_by_label("Aantekeningen van de energiecoach").blur()
+    with saved(page):
+        form.get_by_label("Gecontroleerd in de woning").check()
+    expect(form.get_by_label("Gecontroleerd in de woning")).to_be_checked()
     # Touch targets of at least 44 pixels.
-    box = form.get_by_role("button", name="Opslaan").bounding_box()
+    button = form.get_by_role("button", name="Opslaan")
+    expect(button).to_be_visible()
+    box = button.bounding_box()
     assert box and box["height"] >= 44
     page.screenshot(path=str(RESULTS / "dossier-visit-1024x768.png"), full_page=True)
 
