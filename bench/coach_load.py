@@ -19,9 +19,12 @@ the rest is the client side and needs no Django.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -35,6 +38,7 @@ from bench import run as harness
 
 COACHES = 50
 DURATION = 60
+FAULTS = "coach-load-faults"
 SECTION = "energy"
 FIELD = "electricity_kwh_per_year"
 FIRST_VALUE = 2000
@@ -50,8 +54,12 @@ LOGIN_WAIT = 65
 # In Django ------------------------------------------------------------------------------
 
 
-def make_coaches(count: int) -> list[dict[str, Any]]:
-    """An initiative with `count` coaches, each assigned one household and its dossier."""
+def make_coaches(count: int, *, residents: bool = False) -> list[dict[str, Any]]:
+    """An initiative with `count` coaches, each assigned one household and its dossier.
+
+    residents: each household also gets a resident with a confirmed e-mail address, so an
+    advice report asked for it is mailed (the fault variant).
+    """
     from allauth.account.models import EmailAddress
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
@@ -89,6 +97,14 @@ def make_coaches(count: int) -> list[dict[str, Any]]:
             household = Household.objects.create(
                 initiative=initiative, dwelling=dwelling, assigned_coach=user, name=f"Bench {n}"
             )
+            if residents:
+                resident = User.objects.create(
+                    email=f"resident-{n}@bench.example", password=hashed, first_name="Bewoner"
+                )
+                EmailAddress.objects.create(
+                    user=resident, email=resident.email, verified=True, primary=True
+                )
+                household.residents.add(resident)
             dossier = dossier_create(household=household)
             Dossier.objects.filter(pk=dossier.pk).update(**{FIELD: FIRST_VALUE})
             coaches.append({"email": email, "dossier": dossier.pk, **_state(dossier.pk)})
@@ -130,8 +146,42 @@ def saves_found(coaches: list[dict[str, Any]]) -> list[dict[str, int]]:
     return found
 
 
-def make_coaches_main(count: int) -> None:
-    print("BENCH-COACHES", json.dumps(make_coaches(count)))
+def make_coaches_main(count: int, residents: bool = False) -> None:
+    print("BENCH-COACHES", json.dumps(make_coaches(count, residents=residents)))
+
+
+def jobs_found(mail_dir: str, media_root: str) -> dict[str, Any]:
+    """What became of the advice reports asked for during the run: made and mailed, once?
+
+    Each report is two jobs: making its PDF, then mailing it. Once means one PDF file on
+    disk per report (a run that died leaves none behind) and one mail with the report's
+    Message-ID (the same on every attempt) in the mail folder.
+    """
+    from dossier.advice_reports import report_message_id
+    from dossier.models import AdviceReport, ReportStatus
+
+    mails = "".join(
+        path.read_text(errors="replace") for path in Path(mail_dir).glob("*") if path.is_file()
+    )
+    pdf_files = sorted(str(p) for p in Path(media_root).rglob("*.pdf"))
+    reports = []
+    for report in AdviceReport.objects.order_by("pk"):
+        reports.append(
+            {
+                "report": report.pk,
+                "dossier": report.dossier_id,
+                "status": report.status,
+                "attempts": report.attempts,
+                "pdf": bool(report.pdf) and str(Path(media_root) / report.pdf.name) in pdf_files,
+                "mails": mails.count(f"Message-ID: {report_message_id(report)}"),
+                "done": report.status == ReportStatus.DONE and report.sent_at is not None,
+            }
+        )
+    return {"reports": reports, "pdf_files": len(pdf_files)}
+
+
+def jobs_found_main(mail_dir: str, media_root: str) -> None:
+    print("BENCH-JOBS", json.dumps(jobs_found(mail_dir, media_root)))
 
 
 def saves_found_main(coaches_json: str) -> None:
@@ -463,3 +513,298 @@ def measure(
             timeout=harness.SETUP_TIMEOUT,
         )
     return compare(measured, found, clients)
+
+
+# The fault variant: a worker killed during the run --------------------------------------
+#
+# `bench/run.py coach-load-faults`: the same coaches and saves, with a Celery broker and
+# worker. While they save, REPORTS of the coaches ask for an advice report of their
+# dossier (made by a worker, then mailed to the resident: two queued jobs each). Once a
+# report is being made, the whole worker is killed with SIGKILL (its main process and its
+# pool child: a machine or container that goes), and a new worker (with beat) starts. The
+# product's own recovery must finish every report: a report whose worker died holds a
+# lease that is no longer renewed, and the sweep (when a worker starts, and every minute)
+# has it made again. Afterwards every save must be in the database with its last value,
+# as in coach-load, and every report made and mailed exactly once.
+
+# The bench's own Redis database, emptied before the run (BENCH_BROKER_URL to change it).
+BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/13")
+REPORTS = 10
+# The lease of a report being made (settings.JOB_LEASE_SECONDS, two minutes in
+# production): how long after its worker died the sweep takes a report for lost. Short
+# here, so the recovery fits in the bench; the path is the product's own.
+JOB_LEASE_SECONDS = 15
+# How long after the load the bench waits for the reports: a lease plus a minute of beat,
+# with room for making the reports on a busy machine.
+JOBS_TIMEOUT = 300
+WORKER_START_TIMEOUT = 90
+# Seconds between killing the worker and starting the new one.
+RESTART_AFTER = 2
+
+
+def fault_environment(pg_env: dict[str, str], workdir: Path) -> dict[str, str]:
+    """The server's and the workers' settings: the broker, mail to files, a short lease."""
+    return {
+        **pg_env,
+        "CELERY_BROKER_URL": BROKER,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "EMAIL_URL": f"filemail://{workdir / 'mail'}",
+        "MEDIA_ROOT": str(workdir / "media"),
+        "JOB_LEASE_SECONDS": str(JOB_LEASE_SECONDS),
+        "SITE_URL": "https://woningdossier.example.nl",
+    }
+
+
+def _stop_group(process: subprocess.Popen[bytes], *, grace: float = 15) -> None:
+    """Stop a process started in a session of its own, and everything it started."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(grace)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def start_worker(
+    env: dict[str, str], workdir: Path, name: str, *, beat: bool
+) -> subprocess.Popen[bytes]:
+    """`celery -A config worker` (prefork, one child) in a session of its own, once ready."""
+    log_path = workdir / f"worker-{name}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool=prefork",
+        "--concurrency=1",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+        f"--hostname=bench-{name}@%h",
+    ]
+    if beat:
+        command += ["--beat", f"--schedule={workdir / 'beat-schedule'}"]
+    with log_path.open("wb") as log:
+        # Its own process group: SIGKILL to the group takes the main process and its pool
+        # child at once, and nothing else.
+        process = subprocess.Popen(
+            command,
+            cwd=harness.ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + WORKER_START_TIMEOUT
+    while b" ready." not in log_path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop_group(process)
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise harness.BenchError(f"the worker {name} did not start:\n{tail}")
+        time.sleep(0.5)
+    return process
+
+
+def kill_worker(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL to the whole worker: its main process and its pool child."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def report_states(database_url: str) -> list[tuple[str, bool]]:
+    """Each report's status and whether it was mailed, straight from the database."""
+    import psycopg2
+
+    with psycopg2.connect(database_url, connect_timeout=5) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT status, sent_at IS NOT NULL FROM dossier_advicereport")
+        rows = cursor.fetchall()
+    conn.close()
+    return rows
+
+
+def ask_for_report(port: int, client: Client) -> int:
+    """The coach asks for an advice report, by e-mail, as the reports page does."""
+    body = urlencode(
+        {
+            "csrfmiddlewaretoken": client.fields["csrfmiddlewaretoken"],
+            "delivery": "email",
+            "summary": "",
+        }
+    )
+    status, _, _ = harness.fetch(
+        port,
+        "POST",
+        f"/dossiers/{client.dossier}/rapporten/",
+        body=body,
+        headers={
+            "Cookie": client.cookie,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    return status
+
+
+def load_with_a_fault(
+    port: int,
+    clients: list[Client],
+    workdir: Path,
+    seconds: float,
+    *,
+    env: dict[str, str],
+    worker: subprocess.Popen[bytes],
+) -> tuple[dict[str, Any], dict[str, Any], subprocess.Popen[bytes]]:
+    """The saves, with reports asked for and the worker killed while one is made.
+
+    Returns the load's figures, what happened to the jobs, and the new worker.
+    """
+    floor = run_wrk(port, clients, workdir, min(seconds, FLOOR_SECONDS), floor=True)
+    result: dict[str, Any] = {}
+    saving = threading.Thread(
+        target=lambda: result.update(saves=run_wrk(port, clients, workdir, seconds, floor=False))
+    )
+    started = time.monotonic()
+    saving.start()
+    askers = clients[:REPORTS]
+    asked: list[int] = []
+    # Reports are asked for through the first half of the run; the worker is killed once
+    # a quarter has passed and a report is being made (at the latest halfway through),
+    # so that some reports wait in the queue behind it and some come after.
+    every = seconds / 2 / max(1, len(askers))
+    killed_at = running_at_kill = None
+    new_worker = worker
+    while saving.is_alive():
+        elapsed = time.monotonic() - started
+        if len(asked) < len(askers) and elapsed >= 1 + len(asked) * every:
+            client = askers[len(asked)]
+            status = ask_for_report(port, client)
+            if status != 302:
+                raise harness.BenchError(f"asking for a report answered {status}")
+            asked.append(client.dossier)
+        if killed_at is None and asked:
+            running = sum(
+                1 for status, _ in report_states(env["DATABASE_URL"]) if status == "running"
+            )
+            if (running and elapsed >= seconds / 4) or elapsed >= seconds / 2:
+                kill_worker(worker)
+                killed_at, running_at_kill = elapsed, running
+                time.sleep(RESTART_AFTER)
+                new_worker = start_worker(env, workdir, "b", beat=True)
+        time.sleep(0.25)
+    saving.join()
+    if "saves" not in result:
+        raise harness.BenchError("wrk ended without figures")
+    # The jobs: every report asked for made and mailed, or the timeout.
+    deadline = time.monotonic() + JOBS_TIMEOUT
+    while time.monotonic() < deadline:
+        states = report_states(env["DATABASE_URL"])
+        if len(states) >= len(asked) and all(s == "done" and sent for s, sent in states):
+            break
+        time.sleep(1)
+    finished = time.monotonic() - started
+    # A moment for a second run of a job, if the product let one happen, to show.
+    time.sleep(3)
+    jobs = {
+        "reports_asked": len(asked),
+        "killed_at_s": None if killed_at is None else round(killed_at, 1),
+        "running_at_kill": running_at_kill,
+        "restarted_after_s": RESTART_AFTER,
+        "jobs_done_after_kill_s": None if killed_at is None else round(finished - killed_at, 1),
+        "job_lease_s": JOB_LEASE_SECONDS,
+    }
+    return {"floor": floor, "saves": result["saves"]}, jobs, new_worker
+
+
+def jobs_ok(jobs: dict[str, Any]) -> bool:
+    reports = jobs.get("reports", [])
+    return (
+        jobs.get("killed_at_s") is not None
+        and len(reports) == jobs["reports_asked"] > 0
+        and all(r["done"] and r["pdf"] and r["mails"] == 1 for r in reports)
+        and jobs.get("pdf_files") == len(reports)
+    )
+
+
+def faults_ok(figures: dict[str, Any]) -> bool:
+    return ok(figures) and jobs_ok(figures["jobs"])
+
+
+def describe_faults(figures: dict[str, Any]) -> str:
+    jobs = figures["jobs"]
+    reports = jobs.get("reports", [])
+    once = sum(1 for r in reports if r["done"] and r["pdf"] and r["mails"] == 1)
+    verdict = "every job done once" if jobs_ok(jobs) else "JOBS LOST OR DONE TWICE"
+    line = describe(figures).replace("coach-load (", f"{FAULTS} (", 1)
+    if jobs.get("killed_at_s") is None:
+        return f"{line}; NO WORKER KILLED, {verdict}"
+    return (
+        f"{line}; one worker killed (SIGKILL, whole worker) {jobs['killed_at_s']:g} s into "
+        f"the run with {jobs['running_at_kill']} report(s) being made, a new one started "
+        f"{jobs['restarted_after_s']} s later: {jobs['reports_asked']} advice reports asked "
+        f"for, {once} made and mailed exactly once ({jobs['pdf_files']} PDFs, "
+        f"{sum(r['mails'] for r in reports)} mails), all done "
+        f"{jobs['jobs_done_after_kill_s']:g} s after the kill (lease {jobs['job_lease_s']} s); "
+        f"{verdict}"
+    )
+
+
+def flush_broker() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(BROKER, socket_connect_timeout=3).flushdb()
+    except redis.RedisError as error:
+        raise harness.BenchError(f"no Redis at {BROKER}: {error}") from None
+
+
+def measure_faults(
+    env: dict[str, str], workdir: Path, *, coaches: int, seconds: float, workers: int
+) -> dict[str, Any] | None:
+    """The fault variant on a throwaway PostgreSQL database; None without a server."""
+    with harness.postgres_database(env) as pg_env:
+        if pg_env is None:
+            return None
+        flush_broker()
+        fault_env = fault_environment(pg_env, workdir)
+        (workdir / "mail").mkdir(exist_ok=True)
+        made = harness.run_in_shell(
+            fault_env,
+            "from bench.coach_load import make_coaches_main; "
+            f"make_coaches_main({int(coaches)}, residents=True)",
+            "BENCH-COACHES",
+            timeout=harness.SETUP_TIMEOUT,
+        )
+        worker = start_worker(fault_env, workdir, "a", beat=False)
+        try:
+            with harness.gunicorn(fault_env, workdir, workers) as server:
+                clients = [open_topic(server.port, coach) for coach in made]
+                measured, jobs, worker = load_with_a_fault(
+                    server.port, clients, workdir, seconds, env=fault_env, worker=worker
+                )
+        finally:
+            _stop_group(worker)
+            flush_broker()
+        found = harness.run_in_shell(
+            fault_env,
+            "from bench.coach_load import saves_found_main; "
+            f"saves_found_main({json.dumps(json.dumps(made))})",
+            "BENCH-SAVES",
+            timeout=harness.SETUP_TIMEOUT,
+        )
+        jobs.update(
+            harness.run_in_shell(
+                fault_env,
+                "from bench.coach_load import jobs_found_main; "
+                f"jobs_found_main({str(workdir / 'mail')!r}, {fault_env['MEDIA_ROOT']!r})",
+                "BENCH-JOBS",
+                timeout=harness.SETUP_TIMEOUT,
+            )
+        )
+    figures = compare(measured, found, clients)
+    figures["jobs"] = jobs
+    return figures

@@ -119,8 +119,11 @@ DP_TIMEOUT = 3600
 # Coaches saving a dossier topic at once on PostgreSQL, with a server of its own
 # (bench/coach_load.py): no request may fail and every save must be in the database.
 COACH_LOAD = "coach-load"
+# The same with a Celery worker (Redis, BENCH_BROKER_URL) killed during the run: no save
+# lost, every queued job done once. Only when named: it needs Redis as well.
+COACH_LOAD_FAULTS = "coach-load-faults"
 # The benchmarks that are not pages of the shared server.
-IN_PROCESS = frozenset({REPORT, NIP_EXPORT, DP_AGGREGATE, DP_IMPORT, COACH_LOAD})
+IN_PROCESS = frozenset({REPORT, NIP_EXPORT, DP_AGGREGATE, DP_IMPORT, COACH_LOAD, COACH_LOAD_FAULTS})
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,8 @@ class Options:
     # Coaches of the coach-load benchmark (0 leaves it out) and its seconds of load.
     coaches: int = 0
     coach_load_duration: float = 60
+    # Coaches of the fault variant (0 leaves it out); it runs only when named.
+    fault_coaches: int = 0
 
 
 @dataclass(frozen=True)
@@ -682,6 +687,7 @@ def write_results(
     nip_export: dict[str, Any] | None = None,
     dataplatform: dict[str, Any] | None = None,
     coach_load: dict[str, Any] | None = None,
+    coach_load_faults: dict[str, Any] | None = None,
 ) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
@@ -699,6 +705,7 @@ def write_results(
         NIP_EXPORT: nip_export,
         **(dataplatform or {}),
         COACH_LOAD: coach_load,
+        COACH_LOAD_FAULTS: coach_load_faults,
     }
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
@@ -855,6 +862,24 @@ def run_coach_load(env: dict[str, str], workdir: Path, options: Options) -> dict
         raise BenchError(str(error)) from None
 
 
+def run_coach_load_faults(
+    env: dict[str, str], workdir: Path, options: Options
+) -> dict[str, Any] | None:
+    """The coaches saving while a worker is killed; None without a PostgreSQL server."""
+    from bench import coach_load
+
+    try:
+        return coach_load.measure_faults(
+            env,
+            workdir,
+            coaches=options.fault_coaches,
+            seconds=options.coach_load_duration,
+            workers=options.workers,
+        )
+    except coach_load.harness.BenchError as error:
+        raise BenchError(str(error)) from None
+
+
 def coach_load_ok(figures: dict[str, Any]) -> bool:
     from bench import coach_load
 
@@ -919,6 +944,7 @@ def parse_options(argv: Sequence[str]) -> tuple[Options, list[Benchmark]]:
         ),
         coaches=args.coaches if not args.names or COACH_LOAD in args.names else 0,
         coach_load_duration=args.coach_load_duration,
+        fault_coaches=args.coaches if COACH_LOAD_FAULTS in args.names else 0,
     )
     # Only in-process benchmarks asked for: no server, no pages.
     only_in_process = bool(args.names) and set(args.names) <= IN_PROCESS
@@ -937,8 +963,12 @@ def main(argv: Sequence[str]) -> int:
         workdir = Path(tmp)
         env = bench_environment(workdir)
         started = time.monotonic()
-        placeholders = prepare_database(env)
-        print(f"demo database ready in {time.monotonic() - started:.0f} s")
+        placeholders: dict[str, str] = {}
+        # The demo database serves the pages, the report and the NIP export; the
+        # PostgreSQL benchmarks make databases of their own.
+        if benchmarks or options.report_runs or options.nip_export:
+            placeholders = prepare_database(env)
+            print(f"demo database ready in {time.monotonic() - started:.0f} s")
         results: list[Result] = []
         if benchmarks:
             with gunicorn(env, workdir, options.workers) as server:
@@ -953,6 +983,7 @@ def main(argv: Sequence[str]) -> int:
         )
         nip_export = run_nip_export_benchmark(env) if options.nip_export else None
         coach_load = run_coach_load(env, workdir, options) if options.coaches else None
+        faults = run_coach_load_faults(env, workdir, options) if options.fault_coaches else None
         dataplatform = (
             run_dataplatform_benchmarks(env, options.dataplatform) if options.dataplatform else {}
         )
@@ -968,10 +999,18 @@ def main(argv: Sequence[str]) -> int:
         print(describe_dp_aggregate(dataplatform[DP_AGGREGATE]))
     if coach_load is not None:
         print(describe_coach_load(coach_load))
-    write_results(results, options, report, nip_export, dataplatform, coach_load)
+    if faults is not None:
+        from bench import coach_load as coach_load_module
+
+        print(coach_load_module.describe_faults(faults))
+    write_results(results, options, report, nip_export, dataplatform, coach_load, faults)
     print(f"written to {RESULTS.relative_to(ROOT)}")
     pages_ok = all(result.ok for result in results)
-    return 0 if pages_ok and (coach_load is None or coach_load_ok(coach_load)) else 1
+    from bench import coach_load as coach_load_module
+
+    saves_ok = coach_load is None or coach_load_ok(coach_load)
+    faults_ok = faults is None or coach_load_module.faults_ok(faults)
+    return 0 if pages_ok and saves_ok and faults_ok else 1
 
 
 if __name__ == "__main__":

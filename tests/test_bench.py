@@ -447,6 +447,66 @@ def test_the_coach_load_counts_a_save_cut_off_by_the_end_but_stored_and_flags_a_
         assert "MISSING" in coach_load.describe(figures)
 
 
+def test_it_runs_the_fault_variant_only_when_named() -> None:
+    everything, _ = bench.parse_options([])
+    faults, no_pages = bench.parse_options(["coach-load-faults", "--coaches", "4"])
+
+    assert everything.fault_coaches == 0
+    assert faults.fault_coaches == 4 and faults.coaches == 0 and no_pages == []
+
+
+def fault_jobs(**changes) -> dict:
+    report = {"report": 1, "dossier": 1, "status": "done", "attempts": 2, "pdf": True}
+    reports = [{**report, "report": n, "mails": 1, "done": True} for n in (1, 2)]
+    jobs = {
+        "reports_asked": 2,
+        "killed_at_s": 12.0,
+        "running_at_kill": 1,
+        "restarted_after_s": 2,
+        "jobs_done_after_kill_s": 80.0,
+        "job_lease_s": 15,
+        "reports": reports,
+        "pdf_files": 2,
+    }
+    for key, value in changes.items():
+        if key in ("mails", "done", "pdf"):
+            reports[0][key] = value
+        else:
+            jobs[key] = value
+    return jobs
+
+
+def test_the_fault_variant_wants_every_save_and_every_job_done_once() -> None:
+    from bench import coach_load
+
+    first = coach_load.FIRST_VALUE
+    answered = {"saves": 3, "failures": 0, "last": first + 3, "sent": first + 3}
+    whole = {"dossier": 1, "versions": 3, "audit": 3, "value": first + 3}
+    figures = {**coach_figures([answered], [whole]), "jobs": fault_jobs()}
+    assert coach_load.faults_ok(figures)
+    line = coach_load.describe_faults(figures)
+    assert line.startswith("coach-load-faults (")
+    assert "every save found" in line and "every job done once" in line
+    assert "2 made and mailed exactly once" in line
+
+    # A report mailed twice, one never made, a PDF left behind, no worker killed at all.
+    for jobs in (
+        fault_jobs(mails=2),
+        fault_jobs(mails=0, done=False),
+        fault_jobs(pdf_files=3),
+        fault_jobs(killed_at_s=None),
+        fault_jobs(reports_asked=3),
+    ):
+        figures = {**coach_figures([answered], [whole]), "jobs": jobs}
+        assert not coach_load.faults_ok(figures)
+        assert "every job done once" not in coach_load.describe_faults(figures)
+
+    # A lost save fails the variant even when every job was done once.
+    lost = {**whole, "versions": 2, "audit": 2, "value": first + 2}
+    figures = {**coach_figures([answered], [lost]), "jobs": fault_jobs()}
+    assert not coach_load.faults_ok(figures)
+
+
 def test_the_coach_load_finds_every_save_of_coaches_saving_at_once(
     transactional_db, tmp_path, settings
 ) -> None:
