@@ -25,6 +25,7 @@ from dossier import dwellings
 from dossier.models import (
     BuildingComponent,
     Dossier,
+    DossierSection,
     Dwelling,
     Household,
     Occupancy,
@@ -347,6 +348,33 @@ def test_new_occupants_end_the_old_household_and_inherit_the_home_not_the_people
     assert old.wishes == "Geheim: wij gaan scheiden"
     # Alfa's coach never sees the new household's case or dossier.
     assert not Case.objects.visible_to(cast.alice).filter(pk=newcomer.pk).exists()
+
+
+def test_carried_values_show_their_source_and_never_overwrite_the_new_households_answers(
+    cast, login, occupied, newcomer
+):
+    old = Dossier.objects.get(household=cast.household_a)
+    Dossier.objects.filter(pk=old.pk).update(build_year=1931, storeys=3)
+    new = Dossier.objects.get(household_id=newcomer.household_id)
+    # The newcomer's coach already wrote down the number of storeys.
+    Dossier.objects.filter(pk=new.pk).update(storeys=2)
+    ValueRecord.objects.create(
+        dossier=new, field="storeys", source=Source.COACH, value="2", recorded_at=timezone.now()
+    )
+    house = DossierSection.objects.get(dossier=new, section="house")
+
+    carried = services.case_known_address_resolve(
+        case=newcomer, choice=services.NEW_OCCUPANTS, actor=cast.coordinator
+    )
+
+    new.refresh_from_db()
+    assert (new.build_year, new.storeys) == (1931, 2)
+    assert carried.household_id == new.household_id
+    # An editor that had the topic open is told it changed, instead of overwriting it.
+    assert DossierSection.objects.get(pk=house.pk).version == house.version + 1
+    page = login(cast.coordinator).get(reverse("dossier:dossier-section", args=[new.pk, "house"]))
+    assert page.status_code == 200
+    assert "Vorige bewoners" in page.content.decode()
 
 
 def test_new_occupants_may_start_without_the_previous_dossier(cast, occupied, newcomer):
