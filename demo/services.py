@@ -78,14 +78,25 @@ def demo_seed(*, password: str = data.DEFAULT_PASSWORD) -> None:
                 "build_year": home.build_year,
             },
         )
-        household, _ = Household.objects.update_or_create(
-            initiative=orgs[home.initiative],
-            dwelling=dwelling,
-            defaults={
-                "name": home.household,
-                "assigned_coach": users[home.coach] if home.coach else None,
-            },
+        # The seed's own household is the first at its dwelling: a sign-up at a known
+        # address tried in the demo adds another, which a new run leaves alone.
+        household = (
+            Household.objects.filter(initiative=orgs[home.initiative], dwelling=dwelling)
+            .order_by("pk")
+            .first()
         )
+        fields = {
+            "name": home.household,
+            "assigned_coach": users[home.coach] if home.coach else None,
+        }
+        if household is None:
+            household = Household.objects.create(
+                initiative=orgs[home.initiative], dwelling=dwelling, **fields
+            )
+        else:
+            for name, value in fields.items():
+                setattr(household, name, value)
+            household.save(update_fields=list(fields))
         household.residents.set([users[email] for email in home.residents])
         dossier = dossier_create(household=household)
         if (home.postcode, home.house_number) == data.DEMO_ADVICE_HOME:
