@@ -9,7 +9,10 @@ a municipality's or a province's key is refused with 403 (it reads figures only,
 dataplatform/api.py). Either way a row the caller may not see is a 404.
 
 Every write goes through crm.services (or the sign-up in crm.signup), and its refusals
-come back as 400 with messages per field.
+come back as 400 with messages per field. Where the schema describes the input in full
+(moving a case, planning a visit, recording it as done), 400 means only input the schema
+does not allow; a well-formed step that the case's or visit's state (or the clock) refuses
+is a 409, with messages per field too.
 """
 
 from __future__ import annotations
