@@ -280,7 +280,12 @@ def follow_up_record(
             version=section.version,
             actor=actor,
             measures={
-                pk: {"status": MeasureStatus.DONE, "done_year": now.year, "done_by": by}
+                # The year in the Netherlands: 23:30 UTC on 31 December is already next year.
+                pk: {
+                    "status": MeasureStatus.DONE,
+                    "done_year": timezone.localdate(now).year,
+                    "done_by": by,
+                }
                 for pk, by in newly.items()
             },
             on_behalf_of_resident=True,

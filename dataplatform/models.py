@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import AccessQuerySet, Action, Policy
@@ -189,7 +190,7 @@ class ConsentRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_purpose_display()} ({self.given_at:%d-%m-%Y})"
+        return f"{self.get_purpose_display()} ({timezone.localtime(self.given_at):%d-%m-%Y})"
 
     @property
     def is_active(self) -> bool:
@@ -533,7 +534,7 @@ class Publication(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.recipient} {self.created_at:%d-%m-%Y %H:%M}"
+        return f"{self.recipient} {timezone.localtime(self.created_at):%d-%m-%Y %H:%M}"
 
 
 class PublicationCell(models.Model):

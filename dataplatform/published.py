@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import access
@@ -275,7 +276,8 @@ def _filled(row: list[Cell], small: bool) -> list[Cell]:
 
 
 def csv_filename(request: FigureRequest) -> str:
-    made = request.publication.created_at
+    # The day it was made in the Netherlands: created_at is stored in UTC.
+    made = timezone.localdate(request.publication.created_at)
     parts = ["wijkcijfers", request.organisation.slug, request.level]
     if request.municipality:
         parts.append(request.municipality.lower())

@@ -369,7 +369,7 @@ def application_approve(
         if locked.status != ApplicationStatus.INTAKE:
             raise ValidationError(_("A decision has already been taken."), code="decided")
         # The decision uses the rules in force today; the version is kept with it.
-        application_evaluate(application=locked, today=(now or timezone.now()).date())
+        application_evaluate(application=locked, today=timezone.localdate(now))
         outcome = locked.eligibility
         if not outcome.get("eligible"):
             # Out of scope only because the WOZ value is above the limit: the 80 % rule

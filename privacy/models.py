@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from privacy.register import Retention
@@ -99,4 +100,4 @@ class Removal(models.Model):
         indexes = [models.Index(fields=["organisation", "-performed_at"])]
 
     def __str__(self) -> str:
-        return f"{self.reason} {self.rule} {self.performed_at:%Y-%m-%d}"
+        return f"{self.reason} {self.rule} {timezone.localtime(self.performed_at):%Y-%m-%d}"

@@ -544,7 +544,11 @@ def test_another_initiative_sees_none_of_initiative_as_cases(cast, case, assign)
         case=case, coach=cast.alice, start=soon(), duration_minutes=60, actor=cast.alice
     )
     task = services.task_add(
-        case=case, assignee=cast.alice, title="Bellen", due_date=soon().date(), actor=None
+        case=case,
+        assignee=cast.alice,
+        title="Bellen",
+        due_date=timezone.localdate(soon()),
+        actor=None,
     )
     for outsider in (cast.coordinator_b, cast.charlie, cast.resident, cast.municipality_staff):
         assert not Case.objects.visible_to(outsider).exists()

@@ -8,6 +8,7 @@ import io
 import itertools
 import re
 import zoneinfo
+from collections.abc import Iterator
 
 import openpyxl
 import pytest
@@ -23,6 +24,7 @@ from crm.dashboard_chart import MIN_COLUMN, PLOT_HEIGHT, month_chart
 from crm.models import Case, CaseEvent, CaseStatus, EventKind, Visit, VisitStatus
 from dossier.models import AdviceReport, Household, ParameterSet
 from tests import builders
+from tests.clock import AROUND_MIDNIGHT, day_around_midnight
 from tests.test_browser import log_in, serious_violations
 
 pytestmark = pytest.mark.django_db
@@ -441,6 +443,13 @@ def test_the_page_costs_the_same_queries_for_few_and_many_cases(
 # The exports -----------------------------------------------------------------------------
 
 
+@pytest.fixture(params=AROUND_MIDNIGHT)
+def day(request) -> Iterator[dt.date]:
+    """Near midnight, the clock stands still; the day in Amsterdam. Ask for it before the
+    fixtures that make rows, so that they are made at that moment too."""
+    yield from day_around_midnight(request)
+
+
 def export_url(initiative, variant: str, fmt: str) -> str:
     return reverse("crm:case-export", args=[initiative.pk, variant, fmt])
 
@@ -569,14 +578,14 @@ def test_the_xlsx_export_keeps_formulas_out_and_numbers_and_dates_typed(cast, lo
     ],
 )
 def test_an_export_is_an_uncached_attachment_named_by_ids_and_date(
-    cast, login, exported, variant, fmt, content_type
+    day, cast, login, exported, variant, fmt, content_type
 ):
     response = login(cast.coordinator).get(export_url(cast.initiative_a, variant, fmt))
     assert response["Content-Type"] == content_type
     assert "no-store" in response["Cache-Control"]
-    today = timezone.localdate().isoformat()
+    # The day in the Netherlands, also in the hour before midnight UTC.
     assert response["Content-Disposition"] == (
-        f'attachment; filename="aanmeldingen-{cast.initiative_a.pk}-{variant}-{today}.{fmt}"'
+        f'attachment; filename="aanmeldingen-{cast.initiative_a.pk}-{variant}-{day}.{fmt}"'
     )
 
 

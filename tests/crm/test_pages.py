@@ -124,7 +124,7 @@ def test_a_resident_has_no_queue(cast, login, alice_case):
 
 def test_anonymous_visitors_are_sent_to_the_login(cast, client, alice_case, visit):
     task = services.task_add(
-        case=alice_case, assignee=None, title="Bellen", due_date=dt.date.today(), actor=None
+        case=alice_case, assignee=None, title="Bellen", due_date=timezone.localdate(), actor=None
     )
     pk = alice_case.pk
     responses = [
@@ -318,7 +318,7 @@ def test_the_assigned_coach_sees_the_case_but_chooses_no_coach(cast, login, alic
 @pytest.mark.parametrize("who", ["bob", "coordinator_b", "charlie", "resident"])
 def test_a_case_is_not_found_for_others(cast, login, who, alice_case, visit):
     task = services.task_add(
-        case=alice_case, assignee=None, title="Bellen", due_date=dt.date.today(), actor=None
+        case=alice_case, assignee=None, title="Bellen", due_date=timezone.localdate(), actor=None
     )
     client = login(getattr(cast, who))
     pk = alice_case.pk

@@ -311,6 +311,25 @@ def measure(dossier, code) -> DossierMeasure:
     return DossierMeasure.objects.get(dossier=dossier, measure_type__code=code)
 
 
+@pytest.mark.parametrize(
+    ("now", "year"),
+    [
+        (dt.datetime(2026, 12, 31, 22, 30, tzinfo=dt.UTC), 2026),  # 23:30 in Amsterdam
+        (dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC), 2027),  # 00:30 on New Year's Day
+    ],
+)
+def test_a_measure_is_done_in_the_year_it_is_in_the_netherlands(cast, reported, run, now, year):
+    with time_machine.travel(START + dt.timedelta(days=100), tick=False):
+        run(reminders.follow_ups)
+    dossier = Dossier.objects.get(household=cast.household_a)
+    floor = measure(dossier, "floor_insulation")
+    reminders.follow_up_record(
+        dossier=dossier, taken={floor.pk: "third_party"}, actor=cast.resident, now=now
+    )
+    floor.refresh_from_db()
+    assert (floor.status, floor.done_year) == ("done", year)
+
+
 def test_the_residents_answer_marks_the_measures_done_and_counts_once(
     cast, reported, run, client, login
 ):
@@ -333,7 +352,7 @@ def test_the_residents_answer_marks_the_measures_done_and_counts_once(
     assert (floor.status, floor.done_by, floor.done_year) == (
         "done",
         "third_party",
-        timezone.now().year,
+        timezone.localdate().year,
     )
     assert glass.status == ""
     taken = CaseEvent.objects.filter(case=reported, kind=EventKind.MEASURE_TAKEN)

@@ -98,8 +98,8 @@ def test_no_agreement_in_force_makes_no_publication(cast, street):
         cast.initiative_a,
         cast.province,
         Level.PC6,
-        valid_from=NOW.date() - dt.timedelta(days=400),
-        valid_until=NOW.date() - dt.timedelta(days=1),
+        valid_from=timezone.localdate(NOW) - dt.timedelta(days=400),
+        valid_until=timezone.localdate(NOW) - dt.timedelta(days=1),
     )
     assert publication_make(recipient=cast.province, now=NOW) is None
     assert publication_make(recipient=cast.municipality, now=NOW) is None

@@ -14,6 +14,7 @@ import pytest
 import time_machine
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from dossier.models import MeasureType
 from nip import monitoring, tasks
@@ -311,7 +312,8 @@ def test_a_yearly_programme_reports_per_year(nip):
     assert [p.code for p in found] == ["2025", "2024", "2023"]
     assert (found[0].start, found[0].end) == (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     assert (
-        monitoring.period_by_code("2024-h1", programme=nip.programme, today=dt.date.today()) is None
+        monitoring.period_by_code("2024-h1", programme=nip.programme, today=timezone.localdate())
+        is None
     )
 
 

@@ -123,6 +123,34 @@ def test_approval_commits_money_and_locks_the_parameters(cast, nip):
     assert ParameterSet.objects.get(version="nip-2024-1").locked is True
 
 
+@pytest.mark.parametrize(
+    ("now", "version"),
+    [
+        # 23:30 on 1 March in Amsterdam: the parameters of 1 March.
+        (dt.datetime(2024, 3, 1, 22, 30, tzinfo=dt.UTC), "nip-2024-1"),
+        # 00:30 on 2 March in Amsterdam, still 1 March in UTC: those of 2 March.
+        (dt.datetime(2024, 3, 1, 23, 30, tzinfo=dt.UTC), "nip-2024-03-02"),
+    ],
+)
+def test_a_decision_uses_the_parameters_of_that_day_in_the_netherlands(cast, nip, now, version):
+    application = _intake(nip)
+    newer = services.parameter_set_copy(
+        parameter_set=ParameterSet.objects.get(version="nip-2024-1")
+    )
+    ParameterSet.objects.filter(pk=newer.pk).update(
+        valid_from=dt.date(2024, 3, 2), version="nip-2024-03-02"
+    )
+    application.refresh_from_db()
+    approved = services.application_approve(
+        application=application,
+        amounts={"nip": Decimal("1460")},
+        by=cast.municipality_staff,
+        version=application.version,
+        now=now,
+    )
+    assert approved.parameter_set.version == version
+
+
 def test_more_than_the_maximum_per_home_is_refused_and_changes_nothing(cast, nip):
     application = _intake(nip)
     with pytest.raises(ValidationError) as refused:

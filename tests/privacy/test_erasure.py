@@ -207,7 +207,7 @@ def fill_household(cast, capture) -> Filled:
         case=case,
         assignee=cast.alice,
         title=TASK,
-        due_date=dt.date.today() + dt.timedelta(days=3),
+        due_date=timezone.localdate() + dt.timedelta(days=3),
         actor=cast.coordinator,
     )
     Visit.objects.create(
