@@ -851,6 +851,8 @@ def _join(
     )
     open_case = _open_case(living.pk)
     if case.is_open and open_case is not None:
+        if Visit.objects.filter(case=case, status=VisitStatus.PLANNED).exists():
+            raise ValidationError(_("Cancel the planned visit first."), code="visit_planned")
         # The household has its case already: the sign-up's details join it as a note,
         # and the sign-up's own case is withdrawn there, with its answers as they were.
         event_add(

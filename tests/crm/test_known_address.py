@@ -287,6 +287,28 @@ def test_the_same_household_joins_its_open_case_without_losing_what_was_typed(
     assert not provisional.at_known_address
 
 
+def test_joining_a_household_with_an_open_case_waits_for_a_planned_visit_to_be_cancelled(
+    cast, occupied, newcomer
+):
+    newcomer = services.case_assign(case=newcomer, coach=cast.bob, actor=cast.coordinator)
+    services.visit_plan(
+        case=newcomer,
+        coach=cast.bob,
+        start=timezone.now() + dt.timedelta(days=3),
+        duration_minutes=60,
+        actor=cast.coordinator,
+    )
+
+    with pytest.raises(ValidationError) as refused:
+        services.case_known_address_resolve(
+            case=newcomer, choice=services.SAME_HOUSEHOLD, actor=cast.coordinator
+        )
+
+    assert refused.value.code == "visit_planned"
+    newcomer.refresh_from_db()
+    assert newcomer.is_open and newcomer.household.at_known_address
+
+
 def test_the_same_household_without_an_open_case_takes_the_case_over(cast, newcomer):
     services.case_known_address_resolve(
         case=newcomer, choice=services.SAME_HOUSEHOLD, actor=cast.coordinator
