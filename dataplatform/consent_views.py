@@ -25,6 +25,7 @@ from accounts.access import Action
 from dataplatform import consent
 from dataplatform.consent_forms import GIVE, ConsentChangeForm
 from dataplatform.models import Purpose
+from dossier.access_log import access_logged
 from dossier.models import Household
 
 PAGE_SIZE = 50
@@ -41,6 +42,7 @@ def _household(request: HttpRequest, pk: int) -> Household:
     )
 
 
+@access_logged("consent", subject="household", arg="household_pk")
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache

@@ -28,7 +28,7 @@ accounts.exports.export_log; changes by auditlog's registrations
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import wraps
 from typing import TYPE_CHECKING, Any
@@ -76,6 +76,8 @@ PAGES = {
     "nip_intake": _("NIP intake from the household"),
     "application": _("NIP application"),
     "application_file": _("file of a NIP application"),
+    "consent": _("consent page"),
+    "erase": _("erasure page"),
 }
 # API operations are named by their operation id (the schema's), after this prefix.
 API_PREFIX = "api:"
@@ -220,10 +222,47 @@ def _homes_among(user: User, subjects: list[models.Model]) -> set[tuple[str, Any
     return homes
 
 
+def _logged_this_minute(
+    actor: User | None,
+    token: ApiToken | None,
+    subjects: list[models.Model],
+    page: str,
+    topic: str,
+) -> set[tuple[str, Any]]:
+    """The records this actor's entries of this page already name in the current minute."""
+    types = ContentType.objects.get_for_models(*{type(s) for s in subjects})
+    labels = {types[model].pk: model._meta.label for model in types}
+    entries = LogEntry.objects.filter(
+        action=LogEntry.Action.ACCESS,
+        timestamp__gte=timezone.now().replace(second=0, microsecond=0),
+        content_type__in=list(types.values()),
+        object_id__in={s.pk for s in subjects},
+    )
+    entries = entries.filter(actor=actor) if actor is not None else entries.filter(actor=None)
+    found = set()
+    for type_id, object_id, data in entries.values_list(
+        "content_type_id", "object_id", "additional_data"
+    ):
+        data = data or {}
+        key = data.get("api_key") or {}
+        if token is not None and key.get("id") != token.pk:
+            continue
+        if data.get("page") == page and data.get("topic", "") == topic:
+            found.add((labels[type_id], object_id))
+    return found
+
+
 def access_record(
-    request: HttpRequest, *, subjects: Iterable[models.Model], page: str, topic: str = ""
+    request: HttpRequest,
+    *,
+    subjects: Iterable[models.Model],
+    page: str,
+    topic: str = "",
+    listing: bool = False,
 ) -> list[LogEntry]:
     """Log this request's read of these records, once per actor, page and minute each.
+
+    listing: the records are the rows of a list (of any length, one included).
 
     Nothing for anonymous requests (they reach no household) and nothing for a resident
     reading their own home.
@@ -241,22 +280,25 @@ def access_record(
     else:
         # Anonymous reaches no household; a person without a role only their own home.
         return []
-    keys = {_minute_key(who, s, page, topic): s for s in subjects}
-    # Most reads are repeats within the minute (partials, autosaves, polling): one cache
-    # read settles them.
-    seen = cache.get_many(list(keys))
-    unseen = {key: s for key, s in keys.items() if key not in seen}
-    if actor is not None and unseen:
-        # Someone who works for an initiative and lives in this home reads it as a resident.
-        homes = _homes_among(actor, list(unseen.values()))
-        unseen = {k: s for k, s in unseen.items() if (s._meta.label, s.pk) not in homes}
-    if len(unseen) == 1:
-        # add() is atomic where the cache is shared (Redis): of two partials of one page
-        # loading at once, one writes.
-        fresh = [s for key, s in unseen.items() if cache.add(key, 1, DEDUPE_SECONDS)]
+    if not listing:
+        # One record (a page, a partial, an autosave): the cache remembers the minute.
+        # Most reads are repeats within it, settled by one cache read; add() is atomic
+        # where the cache is shared (Redis), so of two partials loading at once one writes.
+        [subject] = subjects
+        key = _minute_key(who, subject, page, topic)
+        if cache.get(key) is not None:
+            return []
+        if actor is not None and _homes_among(actor, subjects):
+            # Someone who works for an initiative and lives here reads it as a resident.
+            return []
+        fresh = subjects if cache.add(key, 1, DEDUPE_SECONDS) else []
     else:
-        cache.set_many(dict.fromkeys(unseen, 1), DEDUPE_SECONDS)
-        fresh = list(unseen.values())
+        # A list: a fixed number of queries however long the page is.
+        logged = _logged_this_minute(actor, token, subjects, page, topic)
+        fresh = [s for s in subjects if (s._meta.label, s.pk) not in logged]
+        if actor is not None and fresh:
+            homes = _homes_among(actor, fresh)
+            fresh = [s for s in fresh if (s._meta.label, s.pk) not in homes]
     roles = _token_roles(token) if token is not None else _roles(actor)  # type: ignore[arg-type]
     entries = [
         _entry(s, actor=actor, token=token, page=page, topic=topic, roles=roles) for s in fresh
@@ -275,12 +317,12 @@ def _subject_for(code: str, kwargs: Mapping[str, Any]) -> Subject:
     return SUBJECTS[code]
 
 
-def access_logged(page: str, subject: str = "dossier") -> Callable:
+def access_logged(page: str, subject: str = "dossier", *, arg: str = "") -> Callable:
     """Log each read of this page by someone other than the home's residents.
 
     subject: how the URL names its record (SUBJECTS: "dossier" for a view taking the
-    dossier's `pk`, "case" for a case's, ...). The view is marked (`access_logged`) so
-    the walk test finds it.
+    dossier's `pk`, "case" for a case's, ...); arg: the URL argument with its id, when it
+    is not `pk`. The view is marked (`access_logged`) so the walk test finds it.
     """
     if page not in PAGES:
         raise ValueError(f"unknown page {page!r}")
@@ -293,6 +335,8 @@ def access_logged(page: str, subject: str = "dossier") -> Callable:
             response = view(request, *args, **kwargs)
             if carries_data(response):
                 how = _subject_for(subject, kwargs)
+                if arg:
+                    how = replace(how, arg=arg)
                 access_record(
                     request,
                     subjects=how.resolve([kwargs.get(how.arg)]),
@@ -343,6 +387,7 @@ def access_logged_api(
                     subjects=_unique(subjects),
                     page=API_PREFIX + operation,
                     topic=kwargs.get("section", ""),
+                    listing=rows is not None,
                 )
             return response
 

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import access, exports
 from accounts.access import Action
 from accounts.roles import Role
+from dossier.access_log import access_logged
 from dossier.models import Household
 from privacy import erasure, export
 from privacy.forms import ErasureForm
@@ -91,6 +92,7 @@ def _coordinated(request: HttpRequest) -> QuerySet[Household]:
     return Household.objects.filter(initiative_id__in=initiatives)
 
 
+@access_logged("erase", subject="household")
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache

@@ -81,7 +81,6 @@ EXEMPT: dict[str, str] = {
     "nip:monitoring-export-create": "starts an export; answers with a redirect",
     "nip:monitoring-export": "an export's progress",
     "nip:monitoring-export-download": "an export: logged per download (nip.export_views)",
-    "dataplatform:consent": "consent of the household, recorded as such (dataplatform)",
     "dataplatform:agreement-detail": "a sharing agreement between organisations",
     "dataplatform:agreement-document": "a sharing agreement between organisations",
     "dataplatform:aggregates-csv": "published figures, no household",
@@ -90,7 +89,6 @@ EXEMPT: dict[str, str] = {
     "accounts:api-token-list": "an organisation's keys",
     "accounts:api-token-create": "an organisation's keys",
     "accounts:api-token-revoke": "an organisation's keys",
-    "privacy:household-erase": "the erasure form, audited as a removal (privacy.Removal)",
     "privacy:household-erased": "what is left after an erasure: nothing personal",
     "privacy:retention-settings": "an initiative's settings",
     "privacy:retention-removals-csv": "the removal list: ids and dates only",
@@ -335,9 +333,13 @@ def _expected_subject(world: World, name: str) -> tuple[str, int]:
         return "application", world.application.pk
     if name == "crm:follow-up":
         return "dossier", dossier.pk
-    if name in {"dossier:household-detail", "nip:household-intake"} or name.startswith(
-        ("crm:", "crm-api:")
-    ):
+    on_the_household = {
+        "dossier:household-detail",
+        "nip:household-intake",
+        "dataplatform:consent",
+        "privacy:household-erase",
+    }
+    if name in on_the_household or name.startswith(("crm:", "crm-api:")):
         return "household", household.pk
     return "dossier", dossier.pk
 
