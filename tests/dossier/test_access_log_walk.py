@@ -97,9 +97,25 @@ EXEMPT: dict[str, str] = {
     "signup:privacy": "the public privacy statement",
     "crm-api:case-open": "answers with what the caller just sent",
 }
-# Whole namespaces: Django's admin (the administrator's, with its own history) and
+# Whole namespaces: Django's admin, which shows no household's record (pinned below), and
 # allauth's account pages (one's own account).
 EXEMPT_NAMESPACES = {"admin"}
+# What the admin must not show, or its pages would need logging as well.
+HOUSEHOLD_MODELS = [
+    "dossier.Household",
+    "dossier.Dossier",
+    "dossier.Message",
+    "dossier.Document",
+    "dossier.Photo",
+    "dossier.AdviceReport",
+    "crm.Case",
+    "crm.CaseEvent",
+    "crm.Visit",
+    "crm.Task",
+    "nip.Application",
+]
+# Shown in the admin by the household's id only, with no name, address or dossier.
+ADMIN_BY_ID_ONLY = ["dataplatform.ConsentRecord"]
 EXEMPT_PREFIXES = ("account_", "mfa_", "usersessions_")
 
 
@@ -157,6 +173,17 @@ def test_nothing_is_both_logged_and_exempt():
     assert both == []
     assert all(reason.strip() for reason in EXEMPT.values())
     assert set(EXEMPT) <= {route.name for route in routes()}, "an exemption names a gone URL"
+
+
+def test_the_admin_shows_no_household_s_record():
+    from django.apps import apps
+    from django.contrib import admin
+
+    shown = [label for label in HOUSEHOLD_MODELS if apps.get_model(label) in admin.site._registry]
+    assert shown == []
+    for label in ADMIN_BY_ID_ONLY:
+        model_admin = admin.site._registry[apps.get_model(label)]
+        assert "household" not in [*model_admin.list_display, *model_admin.fields]
 
 
 def test_an_unknown_subject_is_refused():
