@@ -6,6 +6,7 @@ where each value came from.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django import forms
@@ -118,7 +119,10 @@ class SectionForm(DossierFieldsMixin, forms.ModelForm):
         return data
 
 
+@functools.cache
 def section_form_class(section: str) -> type[SectionForm]:
+    # Made once per topic and process: every autosave asks, and each form instance works
+    # on its own deep copy of the class's fields.
     return forms.modelform_factory(Dossier, form=SectionForm, fields=SECTION_FIELDS[section])
 
 
