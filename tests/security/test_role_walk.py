@@ -71,6 +71,7 @@ ACCESS: dict[str, frozenset[str]] = {
     # Public pages and the login flow.
     "home": PUBLIC,
     "health": PUBLIC,
+    "ready": PUBLIC,
     "account_login": PUBLIC,
     "account_signup": PUBLIC,
     "account_inactive": PUBLIC,
