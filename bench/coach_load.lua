@@ -2,8 +2,9 @@
 -- so each thread keeps its coach's session, version and count (bench/coach_load.py).
 -- The script bench/coach_load.py writes sets `coaches` (path, headers, body with two %d:
 -- the version and the value, the pattern of the version in the answer, the first
--- version and value) and `floor` (true: GET /health/ with the coach's cookie instead),
--- then runs this file in every thread.
+-- version and value), `floor` (true: GET `floor_path` with the coach's cookie instead: the
+-- bench's logged-in floor, a bare view behind the whole middleware stack) and
+-- `floor_path`, then runs this file in every thread.
 local threads = {}
 local count = 0
 
@@ -25,7 +26,7 @@ end
 
 function request()
   if floor then
-    return wrk.format("GET", "/health/", coach.headers)
+    return wrk.format("GET", floor_path, coach.headers)
   end
   -- Every save stores a new value: the first value plus the saves before it, plus one.
   sent = coach.value + saves + 1

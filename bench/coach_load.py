@@ -10,7 +10,9 @@ and starts from the version the previous answer carried, as htmx does.
 
 Afterwards the database must hold, for every coach, as many new versions of the topic as
 saves wrk was answered, the last number sent, and one audit entry per save. The same
-wrk setup against /health/ with the coaches' cookies is the floor of the same run.
+wrk setup against the bench's logged-in floor (a bare view behind the whole middleware
+stack, bench/views.py; not /health/, which is answered before the session is loaded) with
+the coaches' cookies is the floor of the same run.
 
 The parts marked "in Django" run in `manage.py shell` (or in the test's own process);
 the rest is the client side and needs no Django.
@@ -354,7 +356,8 @@ def wrk_script(clients: list[Client], workdir: Path, *, floor: bool) -> Path:
         )
     script = workdir / ("coach_floor.lua" if floor else "coach_load_run.lua")
     script.write_text(
-        f"coaches = {_lua(coaches)}\nfloor = {_lua(floor)}\ndofile({json.dumps(str(WRK_SCRIPT))})\n"
+        f"coaches = {_lua(coaches)}\nfloor = {_lua(floor)}\n"
+        f"floor_path = {_lua(harness.SESSION_FLOOR)}\ndofile({json.dumps(str(WRK_SCRIPT))})\n"
     )
     return script
 
@@ -477,7 +480,7 @@ def describe(figures: dict[str, Any]) -> str:
         f"{figures['errors']} errors, {figures['saves_made']} saves answered "
         f"(+{figures['saves_cut_off']} sent as the run ended), {figures['saves_found']} found "
         f"({figures['audit_entries_found']} audit entries), "
-        f"{verdict}; floor (/health/ with the coaches' sessions) "
+        f"{verdict}; floor ({harness.SESSION_FLOOR} with the coaches' sessions) "
         f"{figures['floor_requests_per_second']:.0f} req/s, {figures['ratio_to_floor']:.3f}× floor"
     )
 

@@ -76,13 +76,19 @@ CALCULATE_BODY = json.dumps(
 )
 
 
+# The logged-in floor (bench/views.py session_floor): the whole middleware stack with a
+# session and the user loaded, then a tiny answer. Routed only with BENCH_VIEWS=1.
+SESSION_FLOOR = "/bench/floor/"
+
 # The first entry is the floor: the cheapest request the stack answers (a bare view, no
 # session, no database). Every other result is read as a fraction of it.
 BENCHMARKS = [
     Benchmark("floor", "/health/"),
-    # The same bare view with a session: what every logged-in request pays before its view
-    # runs (session, user, the per-request session activity row of allauth.usersessions).
-    Benchmark("floor-logged-in", "/health/", role="coordinator"),
+    # A bare view with a session: what every logged-in request pays before its view runs
+    # (the whole middleware stack: session, user, the session activity of
+    # allauth.usersessions). Not /health/, which is answered before the session middleware;
+    # a bench-only view (bench/views.py, routed only with BENCH_VIEWS=1).
+    Benchmark("floor-logged-in", SESSION_FLOOR, role="coordinator"),
     Benchmark("dashboard", "/overzicht/", role="coordinator"),
     # The coach's visit page of a dossier with 40 measures, 30 messages and 20 photos,
     # against its own floor: the same template and context, computed once per worker

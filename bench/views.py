@@ -137,3 +137,18 @@ def dossier_visit_floor(request: HttpRequest, pk: int) -> HttpResponse:
     response = render(request, captured.template_name, captured.context)
     response["X-Bench-Template-Queries"] = str(captured.template_queries)
     return response
+
+
+def session_floor(request: HttpRequest) -> HttpResponse:
+    """The logged-in floor: the whole middleware stack with a session, then a tiny answer.
+
+    /health/ is answered before the session middleware (config.middleware.ProbeMiddleware),
+    so it no longer costs what every logged-in request costs. This view goes through every
+    middleware like a page does (the session and the user loaded, allauth's session
+    activity, the session limits and second-step checks) and reads request.user, but runs
+    no query of its own and renders no template. Anonymous requests get 403, so a floor
+    measured without a working session shows up as failed requests instead of a fast one.
+    """
+    if not request.user.is_authenticated:
+        return HttpResponse(b"anonymous", status=403, content_type="text/plain")
+    return HttpResponse(b"ok", content_type="text/plain")

@@ -50,3 +50,4 @@ if os.environ.get("BENCH_VIEWS") == "1":
             name="bench-dossier-floor",
         )
     )
+    urlpatterns.append(path("bench/floor/", bench_views.session_floor, name="bench-session-floor"))

@@ -18,6 +18,8 @@ from types import ModuleType
 
 import pytest
 from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import Resolver404, resolve
 
 from demo.data import LOGINS
@@ -109,6 +111,24 @@ def test_it_routes_the_bench_only_views_only_with_bench_views_set() -> None:
     for benchmark in bench_only:
         with pytest.raises(Resolver404):
             resolve(benchmark.path.format(**PLACEHOLDERS))
+
+
+def test_the_logged_in_floor_goes_through_the_session_middleware(
+    monkeypatch: pytest.MonkeyPatch, settings, cast, login, client
+) -> None:
+    """Not /health/ (answered before the session middleware): a view that needs the user."""
+    floor = next(b for b in bench.BENCHMARKS if b.name == "floor-logged-in")
+    assert floor.path == bench.SESSION_FLOOR and floor.role is not None
+    settings.ROOT_URLCONF = bench_urlconf(monkeypatch)
+    assert client.get(floor.path).status_code == 403
+    coach = login(cast.alice)
+    coach.get(floor.path)
+    # The session and the user are read from the database on every request, as for a page.
+    with CaptureQueriesContext(connection) as queries:
+        response = coach.get(floor.path)
+    assert (response.status_code, response.content) == (200, b"ok")
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "django_session" in sql and "accounts_user" in sql
 
 
 def test_it_measures_each_floor_before_the_pages_divided_by_it() -> None:
