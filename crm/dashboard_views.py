@@ -28,6 +28,7 @@ from accounts import exports
 from accounts.models import Organisation
 from crm import dashboard, selectors
 from crm.dashboard_chart import MonthChart, month_chart
+from dossier.access_log import access_logged_list, listed
 
 DEFAULT_PERIOD = "12"
 # Calendar years to choose from: this one and the ones before it.
@@ -137,6 +138,7 @@ def initiative_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@access_logged_list("case_export")
 @require_GET
 @login_required
 @transaction.non_atomic_requests
@@ -166,6 +168,10 @@ def case_export(
             "rows": dashboard.case_export_cases(viewer=request.user, initiative=initiative).count(),
         },
     )
+    if with_address:
+        # Names and addresses: an entry on each household the file holds (one query more).
+        cases = dashboard.case_export_cases(viewer=request.user, initiative=initiative)
+        listed(request, cases.values_list("household_id", flat=True), page="case_export")
     # Ids and the date only: file names end up in download lists and mail attachments.
     filename = f"aanmeldingen-{initiative.pk}-{variant}-{timezone.localdate():%Y-%m-%d}.{fmt}"
     if fmt == "csv":

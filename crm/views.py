@@ -45,7 +45,7 @@ from crm.forms import (
 from crm.importing import IMPORT_ACTION
 from crm.models import Case, CaseEvent, CoachProfile, EventKind, Task, Visit, VisitStatus
 from dossier import advice_reports
-from dossier.access_log import access_logged
+from dossier.access_log import access_logged, access_logged_list, listed
 from dossier.models import Dossier, MeasureStatus
 
 if TYPE_CHECKING:
@@ -132,6 +132,7 @@ def _queue_filters(form: QueueFilterForm, coaches: list[User]) -> selectors.Queu
     )
 
 
+@access_logged_list("case_list")
 @require_GET
 @login_required
 @never_cache
@@ -162,6 +163,13 @@ def case_list(request: HttpRequest) -> HttpResponse:
         if coordinated
         else None
     )
+    to_print = list(
+        advice_reports.to_print(viewer=request.user)
+        .select_related("dossier__household")
+        .order_by("finished_at")
+    )
+    # The queue's page and the reports to print: the households the page names.
+    listed(request, [*page.object_list, *(r.dossier.household for r in to_print)], page="case_list")
     return render(
         request,
         "crm/case_list.html",
@@ -172,9 +180,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "bulk_form": bulk_form,
             "filtered": any(v for k, v in request.GET.items() if k != "page"),
-            "to_print": advice_reports.to_print(viewer=request.user)
-            .select_related("dossier__household")
-            .order_by("finished_at"),
+            "to_print": to_print,
         },
     )
 
@@ -578,18 +584,21 @@ def visit_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 # Visits and their calendar files ---------------------------------------------------------
 
 
+@access_logged_list("visit_list")
 @require_GET
 @login_required
 @never_cache
 def visit_list(request: HttpRequest) -> HttpResponse:
     _staff_only(request.user)
-    visits = selectors.visit_list_upcoming(viewer=request.user)
+    visits = list(selectors.visit_list_upcoming(viewer=request.user))
+    to_plan = list(selectors.cases_to_plan(viewer=request.user))
+    listed(request, [*(visit.case for visit in visits), *to_plan], page="visit_list")
     return render(
         request,
         "crm/visit_list.html",
         {
             "visits": visits,
-            "to_plan": selectors.cases_to_plan(viewer=request.user),
+            "to_plan": to_plan,
             "show_coach": bool(selectors.coordinated_initiatives(viewer=request.user)),
         },
     )

@@ -25,7 +25,7 @@ from accounts.access import Action
 from dataplatform import consent
 from dataplatform.consent_forms import GIVE, ConsentChangeForm
 from dataplatform.models import Purpose
-from dossier.access_log import access_logged
+from dossier.access_log import access_logged, access_logged_list, listed
 from dossier.models import Household
 
 PAGE_SIZE = 50
@@ -114,6 +114,7 @@ def _change(request: HttpRequest, household: Household, *, on_behalf: bool) -> H
     return redirect(f"{page}#purpose-{purpose}")
 
 
+@access_logged_list("consent_overview")
 @require_GET
 @login_required
 @never_cache
@@ -128,6 +129,7 @@ def consent_overview(request: HttpRequest) -> HttpResponse:
         .order_by("name", "pk")
     )
     page = Paginator(households, PAGE_SIZE).get_page(request.GET.get("page"))
+    listed(request, page.object_list, page="consent_overview")
     states = consent.consent_states(page.object_list)
     counts = consent.consent_counts(initiative_ids=initiative_ids)
     return render(

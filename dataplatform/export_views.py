@@ -31,6 +31,7 @@ from accounts.roles import Role
 from dataplatform import address_export, published
 from dataplatform.agreements import agreements_in_force
 from dataplatform.models import Level
+from dossier.access_log import access_logged_list, listed
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -95,6 +96,7 @@ def _municipality_of(request: HttpRequest) -> Organisation:
         return candidates[0]
 
 
+@access_logged_list("address_export")
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 @never_cache
@@ -125,6 +127,7 @@ def address_export_view(
         export="dataplatform.address_level",
         details={"format": fmt, "rows": count},
     )
+    listed(request, households.values_list("pk", flat=True), page="address_export")
     header = address_export.header()
     rows = address_export.rows(households)
     filename = address_export.filename(municipality, today, fmt)

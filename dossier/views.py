@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 
+@access_log.access_logged_list("dashboard")
 @require_GET
 @login_required
 @never_cache
@@ -64,6 +65,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     roles = access.roles_by_organisation(user)
     all_roles = frozenset().union(*roles.values()) if roles else frozenset()
     households = selectors.household_list(viewer=user)
+    access_log.listed(request, shown := list(households[:10]), page="dashboard")
     return render(
         request,
         "dossier/dashboard.html",
@@ -73,17 +75,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "is_coach": Role.COACH in all_roles,
             "is_government": bool(all_roles & {Role.MUNICIPALITY_STAFF, Role.PROVINCE_ANALYST}),
             "is_resident": access.is_resident(user),
-            "households": households[:10],
+            "households": shown,
             "household_count": households.count(),
         },
     )
 
 
+@access_log.access_logged_list("household_list")
 @require_GET
 @login_required
 @never_cache
 def household_list(request: HttpRequest) -> HttpResponse:
-    households = selectors.household_list(viewer=request.user)
+    households = list(selectors.household_list(viewer=request.user))
+    access_log.listed(request, households, page="household_list")
     return render(request, "dossier/household_list.html", {"households": households})
 
 
@@ -437,7 +441,13 @@ def dossier_section(request: HttpRequest, pk: int, section: str) -> HttpResponse
         return _section_response(request, _section_page(request, dossier, section, visit=visit))
 
     # Without the sources: a valid save shows them as they are after it (read once, then).
-    page = _section_page(request, dossier, section, data=request.POST, visit=visit, records={})
+    # Without the stored topic row either: a bound form validates the posted data alone,
+    # the save reads the row under its lock, and this page is never shown (an invalid
+    # save, a conflict and a valid save each answer with a page made afterwards).
+    unread = DossierSection(dossier=dossier, section=section)
+    page = _section_page(
+        request, dossier, section, data=request.POST, visit=visit, records={}, row=unread
+    )
     if not page.is_valid():
         # Validating wrote the typed values into `dossier`: show the sources against the
         # stored ones.

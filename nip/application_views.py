@@ -35,7 +35,7 @@ from accounts import access
 from accounts.access import Action
 from accounts.roles import Role
 from dossier import storage
-from dossier.access_log import access_logged
+from dossier.access_log import access_logged, access_logged_list, listed
 from dossier.dwellings import dwelling_at
 from dossier.exchange_views import private_file_response
 from dossier.models import Dossier, Dwelling, Household
@@ -147,6 +147,7 @@ def _add_errors(
 # The list
 
 
+@access_logged_list("application_list")
 @require_GET
 @login_required
 @never_cache
@@ -171,6 +172,7 @@ def application_list(request: HttpRequest, programme: int) -> HttpResponse:
         else:
             applications = applications.filter(dwelling__postcode__startswith=postcode)
     page = Paginator(applications, PAGE_SIZE).get_page(request.GET.get("page"))
+    listed(request, page.object_list, page="application_list")
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import access, exports
 from accounts.roles import Role
+from dossier.access_log import access_logged_list, listed
 from nip import monitoring
 from nip.models import ExportFormat, ExportStatus, MonitoringExport, Programme
 
@@ -172,6 +173,7 @@ def _monitoring_url(programme: Programme, period: monitoring.Period) -> str:
     return f"{url}?{urlencode({'period': period.code})}"
 
 
+@access_logged_list("monitoring_export")
 @require_GET
 @login_required
 @transaction.non_atomic_requests
@@ -203,6 +205,8 @@ def monitoring_download(
         export="nip.monitoring",
         details={"period": chosen.code, "format": fmt, "rows": homes, "background": False},
     )
+    applications = monitoring.monitoring_homes(programme=programme, period=chosen)
+    listed(request, applications.only("pk", "household_id"), page="monitoring_export")
     header = monitoring.header(chosen)
     rows = monitoring.monitoring_rows(programme=programme, period=chosen)
     filename = monitoring.export_filename(programme, chosen, fmt)
