@@ -12,7 +12,7 @@ Afterwards the database must hold, for every coach, as many new versions of the 
 saves wrk was answered, the last number sent, and one audit entry per save. The same
 wrk setup against the bench's logged-in floor (a bare view behind the whole middleware
 stack, bench/views.py; not /health/, which is answered before the session is loaded) with
-the coaches' cookies is the floor of the same run.
+the coaches' cookies, before and after the saves, is the floor of the same run.
 
 The parts marked "in Django" run in `manage.py shell` (or in the test's own process);
 the rest is the client side and needs no Django.
@@ -405,11 +405,32 @@ def parse_wrk(output: str) -> dict[str, Any]:
     return figures
 
 
+def both_floors(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The floor measured before and after the saves as one: other load on the machine
+    moves a single ten-second floor a lot, and the saves run between the two."""
+    rates = [run["requests"] / (run["duration_us"] / 1e6) for run in (before, after)]
+    return {
+        "requests": before["requests"] + after["requests"],
+        "duration_us": before["duration_us"] + after["duration_us"],
+        "p50_us": (before["p50_us"] + after["p50_us"]) / 2,
+        "p99_us": max(before["p99_us"], after["p99_us"]),
+        "status_errors": before["status_errors"] + after["status_errors"],
+        "socket_errors": before["socket_errors"] + after["socket_errors"],
+        "per_coach": [
+            {"saves": a["saves"] + b["saves"], "failures": a["failures"] + b["failures"]}
+            for a, b in zip(before["per_coach"], after["per_coach"], strict=True)
+        ],
+        "rates": [round(rate, 1) for rate in rates],
+    }
+
+
 def load(port: int, clients: list[Client], workdir: Path, seconds: float) -> dict[str, Any]:
-    """The floor, then the saves; the figures of both and what each coach was answered."""
-    floor = run_wrk(port, clients, workdir, min(seconds, FLOOR_SECONDS), floor=True)
+    """The floor, the saves, the floor again; the figures and what each coach was answered."""
+    floor_seconds = min(seconds, FLOOR_SECONDS)
+    before = run_wrk(port, clients, workdir, floor_seconds, floor=True)
     saves = run_wrk(port, clients, workdir, seconds, floor=False)
-    return {"floor": floor, "saves": saves}
+    after = run_wrk(port, clients, workdir, floor_seconds, floor=True)
+    return {"floor": both_floors(before, after), "saves": saves}
 
 
 def compare(
@@ -454,6 +475,8 @@ def compare(
         + floor["socket_errors"]
         + sum(made["failures"] for made in floor["per_coach"]),
         "ratio_to_floor": round(rate / floor_rate, 3) if floor_rate else None,
+        # The floor before and after the saves, when both were measured.
+        "floor_rates": floor.get("rates", []),
     }
 
 
@@ -481,8 +504,16 @@ def describe(figures: dict[str, Any]) -> str:
         f"(+{figures['saves_cut_off']} sent as the run ended), {figures['saves_found']} found "
         f"({figures['audit_entries_found']} audit entries), "
         f"{verdict}; floor ({harness.SESSION_FLOOR} with the coaches' sessions) "
-        f"{figures['floor_requests_per_second']:.0f} req/s, {figures['ratio_to_floor']:.3f}× floor"
+        f"{figures['floor_requests_per_second']:.0f} req/s{_floor_parts(figures)}, "
+        f"{figures['ratio_to_floor']:.3f}× floor"
     )
+
+
+def _floor_parts(figures: dict[str, Any]) -> str:
+    rates = figures.get("floor_rates") or []
+    if len(rates) != 2:
+        return ""
+    return f" ({rates[0]:.0f} before the saves, {rates[1]:.0f} after)"
 
 
 def measure(

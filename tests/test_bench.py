@@ -443,6 +443,33 @@ def coach_figures(saves: list[dict], found: list[dict]) -> dict:
     return coach_load.compare(measured, found, clients)
 
 
+def test_the_coach_load_divides_by_the_floor_before_and_after_the_saves_together() -> None:
+    from bench import coach_load
+
+    def floor(requests: int, failures: int) -> dict:
+        return {
+            "requests": requests,
+            "duration_us": 10_000_000,
+            "p50_us": 1000,
+            "p99_us": 2000,
+            "status_errors": 0,
+            "socket_errors": 0,
+            "per_coach": [{"saves": requests, "failures": failures}],
+        }
+
+    both = coach_load.both_floors(floor(1000, 0), floor(3000, 1))
+    clients = [coach_load.Client(dossier=1, cookie="", fields={}, version=0)]
+    saves = {**floor(100, 0), "per_coach": [{"saves": 100, "failures": 0, "last": 0, "sent": 0}]}
+    found = [{"dossier": 1, "versions": 100, "audit": 100, "value": coach_load.FIRST_VALUE}]
+    figures = coach_load.compare({"floor": both, "saves": saves}, found, clients)
+    # 4000 requests in 20 s: 200 req/s, against 10 saves/s.
+    assert figures["floor_requests_per_second"] == 200 and figures["ratio_to_floor"] == 0.05
+    assert figures["floor_errors"] == 1 and figures["floor_rates"] == [100, 300]
+    assert "200 req/s (100 before the saves, 300 after), 0.050× floor" in coach_load.describe(
+        figures
+    )
+
+
 def test_the_coach_load_counts_a_save_cut_off_by_the_end_but_stored_and_flags_a_lost_one() -> None:
     from bench import coach_load
 
