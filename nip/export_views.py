@@ -270,6 +270,7 @@ def monitoring_export(request: HttpRequest, export: uuid.UUID) -> HttpResponse:
     return render(request, "nip/export_status.html", context)
 
 
+@access_logged_list("monitoring_export")
 @require_GET
 @login_required
 @never_cache
@@ -306,6 +307,9 @@ def monitoring_export_download(request: HttpRequest, export: uuid.UUID) -> HttpR
             "background": True,
         },
     )
+    # The homes of the file's period (the file itself holds no ids to read them from).
+    homes = monitoring.monitoring_homes(programme=found.programme, period=period)
+    listed(request, homes.only("pk", "household_id"), page="monitoring_export")
     response = FileResponse(
         handle,
         as_attachment=True,

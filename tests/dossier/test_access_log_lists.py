@@ -112,6 +112,7 @@ def test_the_lists_the_brief_names_are_marked():
         "crm:case-export": "case_export",
         "nip:application-list": "application_list",
         "nip:monitoring-download": "monitoring_export",
+        "nip:monitoring-export-download": "monitoring_export",
         "dataplatform:consent-overview": "consent_overview",
         "dataplatform:address-export": "address_export",
     }
@@ -291,3 +292,25 @@ def test_a_coordinator_s_list_of_200_households_costs_a_fixed_number_of_queries(
     assert many == few
     expected = 10 if name == "dossier:dashboard" else written_few + 200
     assert len(accesses()) == expected
+
+
+@pytest.mark.parametrize("name", ["nip:monitoring-download", "nip:monitoring-export-download"])
+def test_a_monitoring_file_logs_each_home_in_its_period(world, name):
+    from tests.nip.test_export_views import home
+
+    at_a1 = home(world.programme, household=world.household_a)
+    desk = home(world.programme)
+    client, _headers = _client_for(world, STAFF)
+
+    response = client.get(_url(world, name))
+
+    assert response.status_code == 200
+    _body(response)
+    listed = [e for e in accesses() if e.additional_data.get("page") == "monitoring_export"]
+    assert sorted(_subjects(listed)) == sorted(
+        [("household", world.household_a.pk), ("application", desk.pk)]
+    )
+    assert at_a1.household_id == world.household_a.pk
+    assert all(e.actor == world.actor("staff").user for e in listed)
+    # The world's other (not granted) application is not in the file, nor in the log.
+    assert ("application", world.application.pk) not in _subjects(listed)

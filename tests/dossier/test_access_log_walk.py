@@ -77,7 +77,6 @@ EXEMPT: dict[str, str] = {
     "nip:monitoring": "a programme's monitoring page: counts",
     "nip:monitoring-export-create": "starts an export; answers with a redirect",
     "nip:monitoring-export": "an export's progress",
-    "nip:monitoring-export-download": "an export: logged per download (nip.export_views)",
     "dataplatform:agreement-detail": "a sharing agreement between organisations",
     "dataplatform:agreement-document": "a sharing agreement between organisations",
     "dataplatform:aggregates-csv": "published figures, no household",
