@@ -142,6 +142,16 @@ def api(django_db_setup, django_db_blocker) -> Iterator[Api]:
         signals.request_finished.connect(close_old_connections)
 
 
+@pytest.fixture(autouse=True)
+def _connection_kept():
+    """Each test starts with the connection kept open across requests again: the test
+    client connects `close_old_connections` anew after every request it makes, and the
+    next in-process call would then close the module's connection mid-transaction."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+
+
 def _real_path_parameters(world: World, path: str) -> dict[str, Any]:
     """Organisation 1's objects for the operation's path parameters."""
     params: dict[str, Any] = {}
