@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import AccessQuerySet, Action, Policy
@@ -367,6 +368,11 @@ class Visit(models.Model):
 
     def __str__(self) -> str:
         return f"{_('visit')} {self.pk}"
+
+    @property
+    def has_started(self) -> bool:
+        """Only a visit that has begun can have taken place (crm.services.visit_done)."""
+        return self.planned_start <= timezone.now()
 
 
 class TaskKind(models.TextChoices):

@@ -482,6 +482,25 @@ def test_a_visit_that_has_not_started_is_not_marked_done_but_can_be_cancelled(
     assert Visit.objects.get(pk=visit.pk).status == VisitStatus.CANCELLED
 
 
+def test_the_case_page_offers_the_visit_done_button_only_once_the_visit_has_begun(
+    cast, login, visit, time_machine
+):
+    client = login(cast.alice)
+    page = reverse("crm:case-detail", args=[visit.case_id])
+    done = reverse("crm:visit-done", args=[visit.pk])
+    cancel = reverse("crm:visit-cancel", args=[visit.pk])
+
+    before = client.get(page).content.decode()
+    assert done not in before and cancel in before
+    assert "Zodra het bezoek begonnen is" in before
+
+    time_machine.move_to(visit.planned_start + dt.timedelta(minutes=5))
+    # A login ends after an hour without a request: log in again at the visit's time.
+    during = login(cast.alice).get(page).content.decode()
+    assert done in during and cancel in during
+    assert "Zodra het bezoek begonnen is" not in during
+
+
 def test_cancelling_a_visit_returns_the_case(cast, login, visit):
     response = login(cast.coordinator).post(reverse("crm:visit-cancel", args=[visit.pk]))
     assert response.status_code == 302
