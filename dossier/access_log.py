@@ -20,7 +20,11 @@ resident. A record that belongs to a household (a case, a visit, a NIP applicati
 logged on that household, so the coordinator's "who looked" list shows it; a NIP
 application taken at the municipality's desk, of no household, is logged on itself.
 
-A resident reading their own home is not logged. Downloads of exports are logged by
+A list, search, dashboard or export that shows several households (with
+`access_logged_list`) calls `listed` with the rows it shows: one entry per household, in
+a fixed number of queries however long the list; tests/dossier/test_access_log_lists.py
+holds every staff page without an id to it. A resident reading their own home is not
+logged. Downloads of exports are also logged on the organisation by
 accounts.exports.export_log; changes by auditlog's registrations
 (dossier/models/__init__.py).
 """
