@@ -29,6 +29,19 @@ ORGANISATIONS = [
 ]
 
 
+# Each initiative's privacy statement in the demo, so its sign-up form is open
+# (`/aanmelden/<slug>/`); a real initiative writes its own (admin: CRM → privacy statements).
+PRIVACY_STATEMENT_VERSION = "demo-2026"
+PRIVACY_STATEMENT_FROM = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+PRIVACY_STATEMENT = (
+    "{name} gebruikt uw naam, adres, e-mailadres en telefoonnummer alleen om u een "
+    "energiecoach te sturen en u over uw advies te berichten. Wat u over uw woning "
+    "invult, ziet alleen uw coach en de coördinator van {name}. Wij bewaren uw gegevens "
+    "tot twee jaar na het laatste contact. U kunt uw gegevens altijd inzien, downloaden "
+    "of laten verwijderen. (Dit is de tekst van de demo.)"
+)
+
+
 @dataclass(frozen=True)
 class Person:
     email: str

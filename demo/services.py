@@ -9,6 +9,7 @@ from django.db import transaction
 
 from accounts.mfa import needs_mfa
 from accounts.models import Membership, Municipality, Organisation, User
+from crm.models import PrivacyStatement
 from demo import data
 from demo.dataplatform_seed import demo_dataplatform
 from demo.nip_plan import programme_from_plan
@@ -40,6 +41,16 @@ def demo_seed(*, password: str = data.DEFAULT_PASSWORD) -> None:
             slug=org.slug, defaults={"name": org.name, "kind": org.kind, "colour": org.colour}
         )
         orgs[org.slug].municipalities.set(Municipality.objects.filter(code__in=org.municipalities))
+        if org.kind == Organisation.Kind.INITIATIVE:
+            # A published version never changes: a new run keeps the one it made.
+            PrivacyStatement.objects.get_or_create(
+                initiative=orgs[org.slug],
+                version=data.PRIVACY_STATEMENT_VERSION,
+                defaults={
+                    "text": data.PRIVACY_STATEMENT.format(name=org.name),
+                    "valid_from": data.PRIVACY_STATEMENT_FROM,
+                },
+            )
     users: dict[str, User] = {}
     for person in data.PEOPLE:
         user, created = User.objects.get_or_create(
