@@ -108,7 +108,7 @@ def test_the_dossier_pages_keep_the_row_in_step(cast, login, texts):
     assert (shared.energy_label, shared.build_year, shared.dwelling_type) == ("C", 1931, "corner")
     in_step(1)
 
-    measure_type = MeasureType.objects.create(
+    measure_type = builders.make_measure_type(
         code="dak-test", name="Dakisolatie", category="insulation", component="roof"
     )
     measure = DossierMeasure.objects.create(dossier=household.dossier, measure_type=measure_type)
@@ -124,7 +124,7 @@ def test_the_dossier_pages_keep_the_row_in_step(cast, login, texts):
 
     measure.refresh_from_db()
     assert measure.status == "done"
-    assert row(household).measures_done == measures_mask([measure_type.pk])
+    assert row(household).measures_done == measures_mask([measure_type.pk]) != 0
     in_step(1)
 
 
