@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Membership
 from accounts.roles import Role
@@ -809,9 +810,12 @@ def case_known_address_resolve(
             EventKind.NOTE,
             actor,
             action=KNOWN_ADDRESS_ACTION,
-            text=_(
+            text=ngettext(
                 "New occupants: the previous household at this address has ended. "
-                "%(count)s characteristics of the home were carried over from its dossier."
+                "%(count)s characteristic of the home was carried over from its dossier.",
+                "New occupants: the previous household at this address has ended. "
+                "%(count)s characteristics of the home were carried over from its dossier.",
+                len(carried),
             )
             % {"count": len(carried)},
         )

@@ -409,6 +409,22 @@ def test_new_occupants_may_start_without_the_previous_dossier(cast, occupied, ne
     new = Dossier.objects.get(household_id=newcomer.household_id)
     assert new.roof_type == ""
     assert not ValueRecord.objects.filter(dossier=new, source=Source.PREVIOUS_OCCUPANTS).exists()
+    note = CaseEvent.objects.filter(case=newcomer, action=services.KNOWN_ADDRESS_ACTION).get()
+    assert "0 kenmerken van de woning zijn uit het vorige dossier overgenomen" in note.text
+
+
+def test_the_timeline_counts_one_carried_characteristic_in_the_singular(cast, occupied, newcomer):
+    # Only the build year is known of the old home, so one characteristic carries over.
+    Dossier.objects.filter(household=cast.household_a).update(build_year=1931)
+    with translation.override("nl"):
+        services.case_known_address_resolve(
+            case=newcomer, choice=services.NEW_OCCUPANTS, actor=cast.coordinator
+        )
+    new = Dossier.objects.get(household_id=newcomer.household_id)
+    count = ValueRecord.objects.filter(dossier=new, source=Source.PREVIOUS_OCCUPANTS).count()
+    note = CaseEvent.objects.filter(case=newcomer, action=services.KNOWN_ADDRESS_ACTION).get()
+    assert count == 1
+    assert "1 kenmerk van de woning is uit het vorige dossier overgenomen" in note.text
 
 
 def test_a_second_household_keeps_both_and_clears_the_mark(cast, occupied, newcomer):
