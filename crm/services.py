@@ -726,6 +726,20 @@ def known_address_household(*, household: Household) -> Household | None:
     )
 
 
+def _withdraw_known_address(case: Case, actor: User, text: str) -> None:
+    """Withdraw a case as one step of resolving a known address, on its timeline."""
+    before, after = _move(case, pipeline.WITHDRAW)
+    event_add(
+        case,
+        EventKind.STATUS_CHANGE,
+        actor,
+        action=KNOWN_ADDRESS_ACTION,
+        from_status=before,
+        to_status=after,
+        text=text,
+    )
+
+
 def _end_household(*, household: Household, actor: User, now: dt.datetime) -> None:
     """The previous occupants moved out: their open case is closed, the household ended.
 
@@ -739,15 +753,8 @@ def _end_household(*, household: Household, actor: User, now: dt.datetime) -> No
                 _("The previous occupants have a planned visit: cancel it first."),
                 code="visit_planned",
             )
-        before, after = _move(case, pipeline.WITHDRAW)
-        event_add(
-            case,
-            EventKind.STATUS_CHANGE,
-            actor,
-            action=KNOWN_ADDRESS_ACTION,
-            from_status=before,
-            to_status=after,
-            text=_("The household moved out: new occupants live at this address."),
+        _withdraw_known_address(
+            case, actor, _("The household moved out: new occupants live at this address.")
         )
     household.ended_at = now
     household.save(update_fields=["ended_at"])
@@ -869,15 +876,8 @@ def _join(
             + "\n"
             + details,
         )
-        before, after = _move(case, pipeline.WITHDRAW)
-        event_add(
-            case,
-            EventKind.STATUS_CHANGE,
-            actor,
-            action=KNOWN_ADDRESS_ACTION,
-            from_status=before,
-            to_status=after,
-            text=_("Joined the household living at this address, which has an open case."),
+        _withdraw_known_address(
+            case, actor, _("Joined the household living at this address, which has an open case.")
         )
     else:
         event_add(

@@ -74,30 +74,9 @@ def rate_limited(*, client_ip: str) -> bool:
     return count > RATE_LIMIT
 
 
-def signup_submit(
-    *,
-    page: SignupPage,
-    name: str,
-    postcode: str,
-    house_number: int,
-    house_letter: str = "",
-    addition: str = "",
-    street: str = "",
-    city: str = "",
-    **answers: Any,
-) -> Case:
+def signup_submit(*, page: SignupPage, **fields: Any) -> Case:
     """Store a sign-up; return its case (the household's open case if it already had one)."""
-    return signup_open(
-        page=page,
-        name=name,
-        postcode=postcode,
-        house_number=house_number,
-        house_letter=house_letter,
-        addition=addition,
-        street=street,
-        city=city,
-        **answers,
-    )[0]
+    return signup_open(page=page, **fields)[0]
 
 
 def signup_open(
