@@ -38,14 +38,12 @@ def services_up() -> None:
         skip_or_fail("Redis on 127.0.0.1:6379")
 
 
-def sending_to(url: str, monkeypatch) -> Iterator:
-    """The test process sends tasks to the real broker at `url`, emptied first."""
-    import redis
+def pointed_at(url: str, monkeypatch) -> Iterator:
+    """The test process sends tasks to the broker at `url` instead of running them itself."""
     from kombu import pools
 
     from config.celery import app
 
-    redis.Redis.from_url(url).flushdb()
     # Celery lets this variable win over its configuration (CI sets it for other tests).
     monkeypatch.setenv("CELERY_BROKER_URL", url)
     saved = (app.conf.task_always_eager, app.conf.broker_url)
@@ -61,6 +59,14 @@ def sending_to(url: str, monkeypatch) -> Iterator:
     app._pool = None
     app.amqp._producer_pool = None
     app.conf.task_always_eager, app.conf.broker_url = saved
+
+
+def sending_to(url: str, monkeypatch) -> Iterator:
+    """The test process sends tasks to the real broker at `url`, emptied first."""
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    yield from pointed_at(url, monkeypatch)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts import api_tokens
-from config.celery import app
 from crm import services
 from crm.models import CaseEvent, EventKind
 from dossier.models import Household
@@ -30,7 +29,7 @@ from outbox import relay
 from outbox.models import QueuedTask
 from tests.conftest import port_open, skip_or_fail
 from tests.crm.test_api import API, key_client, post
-from tests.test_celery_worker import sending_to, worker_env
+from tests.test_celery_worker import pointed_at, sending_to, worker_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -58,20 +57,8 @@ def services_up(transactional_db) -> None:
 @pytest.fixture
 def broker_down(services_up, monkeypatch) -> Iterator[str]:
     """The web side's broker is a Redis URL where nothing answers."""
-    from kombu import pools
-
     url = f"redis://127.0.0.1:{closed_port()}/12"
-    monkeypatch.setenv("CELERY_BROKER_URL", url)
-    saved = (app.conf.task_always_eager, app.conf.broker_url)
-    app.conf.task_always_eager = False
-    app.conf.broker_url = url
-    app._pool = None
-    app.amqp._producer_pool = None
-    yield url
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-    app.conf.task_always_eager, app.conf.broker_url = saved
+    yield from pointed_at(url, monkeypatch)
 
 
 def start_worker(tmp_path: Path) -> subprocess.Popen[bytes]:
